@@ -1,0 +1,41 @@
+# The README's two commands: `make demo` and `make test`. Both set everything up from nothing.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.emovec-installed
+
+.PHONY: install demo test lint typecheck bench docs fetch clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	@# torch first, pinned: a CPU wheel lies on the project's machines; anything else pulls CUDA.
+	$(PIP) install --quiet -c constraints.txt torch==2.13.0
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+fetch: $(STAMP)
+	$(VENV)/bin/emovec models fetch
+
+demo: fetch
+	$(VENV)/bin/emovec demo
+
+test: fetch
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check emovec adapters tests benchmarks
+	$(VENV)/bin/ruff format --check emovec adapters tests benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/pyright
+
+bench: fetch
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,99 @@
+"""The nnsight 0.8 adapter: local traces over a TransformersModel or an NNsight-wrapped module."""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from torch import Tensor
+
+from emovec._backend import BackendBase, BoundEdit, ForwardOutput
+from emovec._batch import Reducer, keep
+from emovec._edit import Edit
+from emovec._hookplan import plan_sites, visit
+from emovec._site import Site
+from emovec._torchhooks import hooked
+
+_LAYER_PATHS = ("model.layers", "model.decoder.layers", "transformer.h", "gpt_neox.layers")
+
+
+def _find(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+class NNsightBackend(BackendBase):
+    """Emotion-vector work on an nnsight model, traced locally.
+
+    Each forward is one `model.trace(...)`: edits replace a layer's input or output inside the
+    trace, and reductions are `.save()`d. (Remote execution on NDIF needs trace bodies free of
+    emovec code; see the remote module.)
+    """
+
+    name = "nnsight"
+
+    def __init__(self, model: Any, tokenizer: Any = None, *, model_id: str | None = None):
+        inner = getattr(model, "_module", None)
+        if inner is None:
+            raise TypeError(f"Expected an nnsight model (TransformersModel/NNsight), got {type(model).__name__}.")
+        for path in _LAYER_PATHS:
+            if _find(inner, path) is not None:
+                self._layer_path = path
+                break
+        else:
+            raise ValueError(f"Cannot find the decoder layers of {type(inner).__name__} inside the nnsight model.")
+        self.layers = _find(model, self._layer_path)  # Envoys, one per decoder layer
+        source = getattr(inner, "emovec_source", {}) or {}
+        super().__init__(
+            model,
+            tokenizer if tokenizer is not None else getattr(model, "tokenizer", None),
+            d_model=int(inner.config.hidden_size),
+            n_layers=len(_find(inner, self._layer_path)),
+            model_id=model_id or source.get("model_id") or getattr(inner.config, "_name_or_path", "unknown"),
+        )
+        self.source = source
+
+    @property
+    def device(self):  # type: ignore[override]
+        return next(self.model._module.parameters()).device
+
+    def _forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        *,
+        edits: Sequence[BoundEdit] = (),
+        sites: Sequence[Site] = (),
+        reducer: Reducer = keep,
+        position_ids: Tensor | None = None,
+        past: Any = None,
+        use_cache: bool = False,
+    ) -> ForwardOutput:
+        mask = attention_mask.bool()
+        plans = plan_sites(edits, sites)
+        saved: dict[Site, Any] = {}
+        inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if position_ids is not None:
+            inputs["position_ids"] = position_ids
+        if past is not None:
+            inputs["past_key_values"] = past
+        with self.model.trace(inputs, use_cache=use_cache):
+            for site, plan in plans.items():
+                layer = self.layers[site.layer]
+                store: dict[Site, Tensor] = {}
+                if site.stream == "resid_pre":
+                    layer.input = visit(plan, layer.input, mask, reducer, store)
+                else:
+                    layer.output = visit(plan, layer.output, mask, reducer, store)
+                if site in store:
+                    saved[site] = store[site].save()
+            output = self.model.output.save()
+        return ForwardOutput(output.logits, dict(saved), output.past_key_values if use_cache else None)
+
+    @contextmanager
+    def _installed(self, edits: Sequence[Edit]) -> Iterator[None]:
+        # nnsight edits live inside a trace; for the user's own calls, hook the wrapped module.
+        with hooked(_find(self.model._module, self._layer_path), edits):
+            yield

@@ -1,0 +1,93 @@
+"""The TransformerLens 4.x adapter: hooks on a TransformerBridge's residual-stream hook points."""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from torch import Tensor
+from transformer_lens.model_bridge import TransformerBridge
+
+from emovec._backend import BackendBase, BoundEdit, ForwardOutput
+from emovec._batch import Reducer, keep
+from emovec._edit import Edit
+from emovec._hookplan import SitePlan, plan_sites, visit
+from emovec._site import Site
+
+
+def hook_name(site: Site) -> str:
+    """The bridge's hook point for a site (`blocks.{l}.hook_resid_post`)."""
+    return f"blocks.{site.layer}.hook_{site.stream}"
+
+
+class TransformerLensBackend(BackendBase):
+    """Emotion-vector work on a TransformerLens `TransformerBridge`.
+
+    Compatibility mode (folded, centred weights) moves activations to another basis: emovec
+    never turns it on, and records it in `self.compatibility_mode` when the user did, so vector
+    files say which basis they live in.
+    """
+
+    name = "transformer_lens"
+
+    def __init__(self, bridge: TransformerBridge, tokenizer: Any = None, *, model_id: str | None = None):
+        if not isinstance(bridge, TransformerBridge):
+            raise TypeError(f"Expected a TransformerBridge, got {type(bridge).__name__}.")
+        cfg = bridge.cfg
+        hf = getattr(getattr(bridge, "_driver", None), "underlying_model", None)
+        source = getattr(hf, "emovec_source", {}) or {}
+        super().__init__(
+            bridge,
+            tokenizer if tokenizer is not None else bridge.tokenizer,
+            d_model=int(cfg.d_model),
+            n_layers=int(cfg.n_layers),
+            model_id=model_id or source.get("model_id") or getattr(cfg, "model_name", "unknown"),
+        )
+        self.source = source
+        self.compatibility_mode = bool(getattr(bridge, "compatibility_mode", False))
+
+    def _hooks(self, plans: dict[Site, SitePlan], mask: Tensor | None, reducer: Reducer, store: dict):
+        def make(plan: SitePlan):
+            def hook(x: Tensor, hook: Any) -> Tensor:
+                return visit(plan, x, mask, reducer, store)
+
+            return hook
+
+        return [(hook_name(site), make(plan)) for site, plan in plans.items()]
+
+    def _forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        *,
+        edits: Sequence[BoundEdit] = (),
+        sites: Sequence[Site] = (),
+        reducer: Reducer = keep,
+        position_ids: Tensor | None = None,
+        past: Any = None,
+        use_cache: bool = False,
+    ) -> ForwardOutput:
+        store: dict[Site, Tensor] = {}
+        hooks = self._hooks(plan_sites(edits, sites), attention_mask.bool(), reducer, store)
+        extra: dict[str, Any] = {}
+        if position_ids is not None:
+            extra["position_ids"] = position_ids
+        with self.model.hooks(fwd_hooks=hooks):
+            if use_cache:
+                logits, past = self.model(
+                    input_ids,
+                    return_type="logits_and_cache",
+                    attention_mask=attention_mask,
+                    past_key_values=past,
+                    use_cache=True,
+                    **extra,
+                )
+            else:
+                logits = self.model(input_ids, return_type="logits", attention_mask=attention_mask, **extra)
+                past = None
+        return ForwardOutput(logits, store, past)
+
+    @contextmanager
+    def _installed(self, edits: Sequence[Edit]) -> Iterator[None]:
+        hooks = self._hooks(plan_sites([(e, None) for e in edits], ()), None, keep, {})
+        with self.model.hooks(fwd_hooks=hooks):
+            yield

@@ -1,0 +1,43 @@
+"""emovec: find, validate, monitor and causally test emotion directions in language models."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._attach import attach as attach
+from ._backend import Backend as Backend
+from ._backend import BackendBase as BackendBase
+from ._backend import Control as Control
+from ._backend import Generation as Generation
+from ._backend import Observer as Observer
+from ._backend import StepView as StepView
+from ._batch import MeanFrom as MeanFrom
+from ._batch import TokenBatch as TokenBatch
+from ._batch import keep as keep
+from ._batch import last_token as last_token
+from ._edit import Edit as Edit
+from ._site import Site as Site
+from ._site import parse_sites as parse_sites
+from .models import load_model as load_model
+
+try:
+    __version__ = version("emovec")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0+local"
+
+__all__ = [
+    "Backend",
+    "BackendBase",
+    "Control",
+    "Edit",
+    "Generation",
+    "MeanFrom",
+    "Observer",
+    "Site",
+    "StepView",
+    "TokenBatch",
+    "__version__",
+    "attach",
+    "keep",
+    "last_token",
+    "load_model",
+    "parse_sites",
+]

@@ -1,0 +1,41 @@
+"""`emovec.attach(model)`: find the adapter for a model object through entry points."""
+
+from importlib.metadata import entry_points
+from typing import Any
+
+GROUP = "emovec.backends"
+# Most specific first: an nnsight model wraps an HF model, and a bridge wraps one too.
+_ORDER = ("nnsight", "transformer_lens", "hf")
+
+
+def _plugins() -> list[tuple[str, Any]]:
+    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+    names = [n for n in _ORDER if n in found] + sorted(n for n in found if n not in _ORDER)
+    return [(name, found[name]) for name in names]
+
+
+def attach(model: Any, **kwargs: Any) -> Any:
+    """Wrap `model` (a TransformerBridge, an nnsight model or an HF causal LM) in its Backend.
+
+    The choice is made by each installed adapter's `accepts(model)`, which looks only at the
+    object's type and module names, so no framework is imported that the model did not bring.
+
+    Raises:
+        TypeError: nothing installed accepts the model (names what is supported and the extra).
+    """
+    from ._backend import BackendBase
+
+    if isinstance(model, BackendBase):
+        return model
+    plugins = _plugins()
+    for _name, ep in plugins:
+        plugin = ep.load()
+        if plugin.accepts(model):
+            return plugin.backend(model, **kwargs)
+    installed = ", ".join(name for name, _ in plugins) or "none"
+    raise TypeError(
+        f"emovec cannot attach to a {type(model).__module__}.{type(model).__qualname__}."
+        " Supported: a transformer_lens TransformerBridge, an nnsight TransformersModel/NNsight,"
+        f" or a transformers PreTrainedModel (adapters installed: {installed}; install more with"
+        " `pip install 'emovec[all]'`)."
+    )

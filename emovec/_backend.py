@@ -1,0 +1,321 @@
+"""The Backend protocol and the framework-free machinery every adapter shares.
+
+An adapter implements one method, `_forward`: a forward pass of token ids (optionally with a
+KV cache) that applies edits at sites, reduces activations at sites and returns logits. Capture,
+run, generation (with its KV-cache-aware position logic and observers) and the context manager
+for users' own calls are written once here, so every adapter behaves identically.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from jaxtyping import Bool, Float, Int
+from torch import Tensor
+
+from ._batch import Reducer, TokenBatch, keep
+from ._edit import Edit
+from ._site import Site
+
+# An edit bound to one forward pass: the edit and the positions it touches there (None = all).
+BoundEdit = tuple[Edit, Bool[Tensor, "batch pos"] | None]
+
+
+@dataclass
+class ForwardOutput:
+    logits: Float[Tensor, "batch pos d_vocab"]
+    captured: dict[Site, Tensor]
+    past: Any = None
+
+
+@dataclass(frozen=True, eq=False)
+class StepView:
+    """What an observer sees after each forward of a generation.
+
+    `step` 0 is the prompt (prefill); step t >= 1 processes the token generated at step t-1.
+    `activations[site]` is `[batch, pos, d_model]` for exactly the tokens of this forward
+    (`pos` = 1 on decode steps), `input_ids` those tokens, `mask` which of them are real (not
+    padding, not a finished row's filler), `positions` their index in each row's own text.
+    """
+
+    step: int
+    input_ids: Int[Tensor, "batch pos"]
+    mask: Bool[Tensor, "batch pos"]
+    positions: Int[Tensor, "batch pos"]
+    activations: dict[Site, Float[Tensor, "batch pos d_model"]]
+
+
+@dataclass
+class Control:
+    """An observer's answer: stop some rows (or all), or add edits for the rest of generation."""
+
+    stop: bool | Sequence[int] = False
+    add_edits: Sequence[Edit] = ()
+
+
+@runtime_checkable
+class Observer(Protocol):
+    sites: Sequence[Site]
+
+    def observe(self, view: StepView) -> Control | None: ...
+
+
+@dataclass
+class Generation:
+    """Generated ids per row (prompt excluded, stopped at EOS), their text, and why each stopped."""
+
+    prompt_ids: list[list[int]]
+    token_ids: list[list[int]]
+    texts: list[str]
+    stopped: list[str] = field(default_factory=list)
+    edits_added: list[tuple[int, Edit]] = field(default_factory=list)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the core asks of a framework. See `BackendBase` for the shared implementation."""
+
+    name: str
+    d_model: int
+    n_layers: int
+    model_id: str
+    tokenizer: Any
+
+    def capture(
+        self, batch: TokenBatch, sites: Sequence[Site], reducer: Reducer = keep, *, edits: Sequence[Edit] = ()
+    ) -> dict[Site, Tensor]: ...
+
+    def run(self, batch: TokenBatch, edits: Sequence[Edit] = ()) -> Float[Tensor, "batch pos d_vocab"]: ...
+
+    def generate(
+        self,
+        prompts: "Sequence[str] | TokenBatch",
+        *,
+        max_new_tokens: int = 32,
+        edits: Sequence[Edit] = (),
+        observers: Sequence[Observer] = (),
+    ) -> Generation: ...
+
+
+class BackendBase(ABC):
+    """Shared implementation of the protocol on top of an adapter's `_forward`."""
+
+    name: str = "base"
+
+    def __init__(self, model: Any, tokenizer: Any, *, d_model: int, n_layers: int, model_id: str):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.model_id = model_id
+        self._active: list[Edit] = []  # edits installed by `intervene` for users' own calls
+
+    # -- what an adapter implements -----------------------------------------------------------
+    @abstractmethod
+    def _forward(
+        self,
+        input_ids: Int[Tensor, "batch pos"],
+        attention_mask: Int[Tensor, "batch pos"],
+        *,
+        edits: Sequence[BoundEdit] = (),
+        sites: Sequence[Site] = (),
+        reducer: Reducer = keep,
+        position_ids: Int[Tensor, "batch pos"] | None = None,
+        past: Any = None,
+        use_cache: bool = False,
+    ) -> ForwardOutput:
+        """One forward pass; every hook it installs is removed before it returns or raises."""
+
+    @abstractmethod
+    @contextmanager
+    def _installed(self, edits: Sequence[Edit]) -> Iterator[None]:
+        """Keep `edits` (positions "all" only) applied to every forward of the user's model."""
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return getattr(self.tokenizer, "eos_token_id", None)
+
+    @property
+    def pad_token_id(self) -> int:
+        pad = getattr(self.tokenizer, "pad_token_id", None)
+        return pad if pad is not None else (self.eos_token_id or 0)
+
+    # -- checks shared by every entry point ---------------------------------------------------
+    def check_sites(self, sites: Sequence[Site]) -> list[Site]:
+        return [Site.parse(s).check(self.n_layers) for s in sites]
+
+    def check_edits(self, edits: Sequence[Edit], batch: TokenBatch | None = None) -> None:
+        for edit in edits:
+            if not isinstance(edit, Edit):
+                raise TypeError(f"Expected an emovec Edit, got {type(edit).__name__}.")
+            edit.site.check(self.n_layers)
+            if edit.d_model != self.d_model:
+                raise ValueError(
+                    f"Edit at {edit.site} has width {edit.d_model}, but {self.model_id} has"
+                    f" d_model={self.d_model}: the vector was made for another model."
+                )
+            if batch is not None and isinstance(edit.positions, Tensor):
+                if tuple(edit.positions.shape) != tuple(batch.input_ids.shape):
+                    raise ValueError(
+                        f"Edit position mask has shape {tuple(edit.positions.shape)} but the batch is"
+                        f" {tuple(batch.input_ids.shape)}: build the mask over the padded batch."
+                    )
+            if batch is not None and edit.offset.ndim == 3:
+                if edit.offset.shape[:2] != batch.input_ids.shape:
+                    raise ValueError(
+                        f"Patch source covers {tuple(edit.offset.shape[:2])} [batch, pos] but the"
+                        f" target batch is {tuple(batch.input_ids.shape)}: patch equal-length prompts"
+                        " or select positions first."
+                    )
+
+    # -- tokenisation -------------------------------------------------------------------------
+    def tokenize(
+        self, texts: Sequence[str], *, side: str = "right", chat: bool = False, max_length: int | None = None
+    ) -> TokenBatch:
+        """Token ids for `texts` (no special tokens added unless `chat` applies the template)."""
+        if isinstance(texts, str):
+            texts = [texts]
+        rows = [self.encode(t, chat=chat) for t in texts]
+        if max_length is not None:
+            rows = [r[:max_length] for r in rows]
+        return TokenBatch.from_ids(rows, pad_id=self.pad_token_id, side=side)
+
+    def encode(self, text: str, *, chat: bool = False) -> list[int]:
+        if chat:
+            ids = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
+            )
+            if isinstance(ids, dict) or hasattr(ids, "keys"):
+                ids = ids["input_ids"]
+            return list(ids)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _as_batch(self, prompts: "Sequence[str] | TokenBatch", side: str) -> TokenBatch:
+        if isinstance(prompts, TokenBatch):
+            return prompts
+        return self.tokenize(list(prompts), side=side)
+
+    # -- the shared entry points --------------------------------------------------------------
+    @torch.no_grad()
+    def capture(
+        self,
+        batch: "TokenBatch | Sequence[str]",
+        sites: Sequence[Site],
+        reducer: Reducer = keep,
+        *,
+        edits: Sequence[Edit] = (),
+    ) -> dict[Site, Tensor]:
+        """Reduced activations at `sites` for one forward pass over `batch`."""
+        batch = self._as_batch(batch, "right")
+        sites = self.check_sites(sites)
+        self.check_edits(edits, batch)
+        out = self._forward(
+            batch.input_ids.to(self.device),
+            batch.attention_mask.to(self.device),
+            edits=self._bind_prompt(edits, batch),
+            sites=sites,
+            reducer=reducer,
+            position_ids=self._positions_if_left_padded(batch),
+        )
+        return out.captured
+
+    @torch.no_grad()
+    def run(self, batch: "TokenBatch | Sequence[str]", edits: Sequence[Edit] = ()) -> Float[Tensor, "batch pos d_vocab"]:
+        """Logits of one forward pass with `edits` applied."""
+        batch = self._as_batch(batch, "right")
+        self.check_edits(edits, batch)
+        return self._forward(
+            batch.input_ids.to(self.device),
+            batch.attention_mask.to(self.device),
+            edits=self._bind_prompt(edits, batch),
+            position_ids=self._positions_if_left_padded(batch),
+        ).logits
+
+    @contextmanager
+    def intervene(self, edits: Sequence[Edit]) -> Iterator["BackendBase"]:
+        """Apply `edits` to every forward of the wrapped model inside the block (user's own calls).
+
+        Only position-free edits (positions="all", [k] offsets) make sense here, because the
+        backend does not see the user's batches.
+        """
+        for edit in edits:
+            if not (isinstance(edit.positions, str) and edit.positions == "all") or edit.offset.ndim != 1:
+                raise ValueError(
+                    "intervene() applies edits to every position of every call; use positions='all'"
+                    " and a [k] offset, or pass the edit to run()/generate() instead."
+                )
+        self.check_edits(edits)
+        with self._installed(edits):
+            yield self
+
+    @staticmethod
+    def _positions_if_left_padded(batch: TokenBatch) -> Tensor | None:
+        mask = batch.attention_mask
+        if bool((mask[:, 0] == 0).any()):
+            return batch.position_ids()
+        return None
+
+    @staticmethod
+    def _bind_prompt(edits: Sequence[Edit], batch: TokenBatch) -> list[BoundEdit]:
+        """Edits for a forward over prompt tokens: 'generated' ones drop out."""
+        bound: list[BoundEdit] = []
+        for edit in edits:
+            if isinstance(edit.positions, Tensor):
+                bound.append((edit, edit.positions))
+            elif edit.positions in ("all", "prompt"):
+                bound.append((edit, None))
+        return bound
+
+    @staticmethod
+    def _bind_decode(edits: Sequence[Edit]) -> list[BoundEdit]:
+        """Edits for a decode step (one new token per row): only 'all'/'generated' apply."""
+        return [
+            (edit, None)
+            for edit in edits
+            if isinstance(edit.positions, str) and edit.positions in ("all", "generated")
+        ]
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: "Sequence[str] | TokenBatch",
+        *,
+        max_new_tokens: int = 32,
+        edits: Sequence[Edit] = (),
+        observers: Sequence[Observer] = (),
+        chat: bool = False,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        stop_at_eos: bool = True,
+    ) -> Generation:
+        """Greedy (temperature 0) or sampled generation with a KV cache, edits and observers."""
+        from ._generation import generate_loop
+
+        if isinstance(prompts, TokenBatch):
+            batch = prompts
+        else:
+            prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+            batch = self.tokenize(prompts, side="left", chat=chat)
+        self.check_edits(edits, batch)
+        for edit in edits:
+            if edit.offset.ndim == 3:
+                raise ValueError("Patch edits carry per-position sources; use run() for patching.")
+        return generate_loop(
+            self,
+            batch,
+            max_new_tokens=max_new_tokens,
+            edits=list(edits),
+            observers=list(observers),
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            stop_at_eos=stop_at_eos,
+        )

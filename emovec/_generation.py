@@ -1,0 +1,126 @@
+"""The decode loop shared by every adapter: KV cache, edits by position, observers, stopping."""
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from ._backend import Control, Generation, Observer, StepView
+from ._batch import TokenBatch
+from ._edit import Edit
+
+if TYPE_CHECKING:
+    from ._backend import BackendBase
+
+
+def _pick(logits: Tensor, temperature: float, top_p: float, gen: torch.Generator | None) -> Tensor:
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_p, order = probs.sort(-1, descending=True)
+        # Keep the smallest prefix whose mass reaches top_p (the first token always survives).
+        drop = sorted_p.cumsum(-1) - sorted_p > top_p
+        sorted_p = sorted_p.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+    return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+
+
+def generate_loop(
+    backend: "BackendBase",
+    batch: TokenBatch,
+    *,
+    max_new_tokens: int,
+    edits: list[Edit],
+    observers: list[Observer],
+    temperature: float,
+    top_p: float,
+    seed: int | None,
+    stop_at_eos: bool,
+) -> Generation:
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}.")
+    device = backend.device
+    ids = batch.input_ids.to(device)
+    mask = batch.attention_mask.to(device)
+    rows = ids.shape[0]
+    sites = backend.check_sites(sorted({s for o in observers for s in o.sites}))
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    eos = backend.eos_token_id if stop_at_eos else None
+
+    active = list(edits)
+    added: list[tuple[int, Edit]] = []
+    finished = torch.zeros(rows, dtype=torch.bool, device=device)
+    reasons = ["max_new_tokens"] * rows
+    out_ids: list[list[int]] = [[] for _ in range(rows)]
+    positions = batch.position_ids().to(device)
+
+    out = backend._forward(
+        ids,
+        mask,
+        edits=backend._bind_prompt(active, batch),
+        sites=sites,
+        position_ids=positions,
+        use_cache=True,
+    )
+    view = StepView(0, ids, mask.bool(), positions, out.captured)
+    for step in range(1, max_new_tokens + 1):
+        control = _notify(observers, view)
+        if control is not None:
+            if control.add_edits:
+                backend.check_edits(control.add_edits)
+                active.extend(control.add_edits)
+                added.extend((step - 1, e) for e in control.add_edits)
+            stop_rows = range(rows) if control.stop is True else (control.stop or ())
+            for r in stop_rows:
+                if not finished[r]:
+                    finished[r] = True
+                    reasons[r] = "observer"
+        if bool(finished.all()):
+            break
+        nxt = _pick(out.logits[:, -1], temperature, top_p, gen)
+        nxt = torch.where(finished, torch.full_like(nxt, backend.pad_token_id), nxt)
+        live = ~finished
+        for r in torch.nonzero(live).flatten().tolist():
+            token = int(nxt[r])
+            if eos is not None and token == eos:
+                finished[r] = True
+                reasons[r] = "eos"
+            else:
+                out_ids[r].append(token)
+        if step == max_new_tokens or bool(finished.all()):
+            break
+        positions = positions[:, -1:] + 1
+        mask = torch.cat([mask, torch.ones(rows, 1, dtype=mask.dtype, device=device)], dim=1)
+        step_ids = nxt[:, None]
+        out = backend._forward(
+            step_ids,
+            mask,
+            edits=backend._bind_decode(active),
+            sites=sites,
+            position_ids=positions,
+            past=out.past,
+            use_cache=True,
+        )
+        view = StepView(step, step_ids, (~finished)[:, None], positions, out.captured)
+
+    texts = [backend.tokenizer.decode(t, skip_special_tokens=True) for t in out_ids]
+    prompt_ids = [row[m.bool()].tolist() for row, m in zip(batch.input_ids, batch.attention_mask)]
+    return Generation(prompt_ids, out_ids, texts, reasons, added)
+
+
+def _notify(observers: list[Observer], view: StepView) -> Control | None:
+    """Give the view to every observer; merge their answers (any stop wins, edits accumulate)."""
+    merged: Control | None = None
+    for observer in observers:
+        answer = observer.observe(view)
+        if answer is None:
+            continue
+        if merged is None:
+            merged = Control()
+        if answer.stop is True or merged.stop is True:
+            merged.stop = True
+        elif answer.stop:
+            merged.stop = sorted(set(merged.stop or ()) | set(answer.stop))
+        merged.add_edits = [*merged.add_edits, *answer.add_edits]
+    return merged

@@ -1,0 +1,89 @@
+"""Sites: framework-neutral places in the residual stream."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+Stream = Literal["resid_pre", "resid_post"]
+STREAMS: tuple[Stream, ...] = ("resid_pre", "resid_post")
+
+
+@dataclass(frozen=True, order=True)
+class Site:
+    """A place in the residual stream: the input (`resid_pre`) or output (`resid_post`) of a block.
+
+    `Site(l, "resid_post")` is the same activation as `Site(l + 1, "resid_pre")`, and as Hugging
+    Face's `hidden_states[l + 1]`. Sites are what vector files record; each adapter maps them to
+    its own hook name or module path.
+
+    Example:
+        >>> Site(12)
+        Site(layer=12, stream='resid_post')
+        >>> Site.parse("resid_pre.3")
+        Site(layer=3, stream='resid_pre')
+        >>> str(Site(12))
+        'resid_post.12'
+    """
+
+    layer: int
+    stream: Stream = "resid_post"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < 0:
+            raise ValueError(f"Site layer must be a non-negative int, got {self.layer!r}.")
+        if self.stream not in STREAMS:
+            raise ValueError(f"Site stream must be one of {STREAMS}, got {self.stream!r}.")
+
+    def __str__(self) -> str:
+        return f"{self.stream}.{self.layer}"
+
+    @classmethod
+    def parse(cls, text: "str | int | Site") -> "Site":
+        """Read `"resid_post.12"`, `"12"` (meaning resid_post) or an int; a `Site` passes through."""
+        if isinstance(text, Site):
+            return text
+        if isinstance(text, int):
+            return cls(text)
+        stream, _, layer = str(text).strip().rpartition(".")
+        try:
+            return cls(int(layer), stream or "resid_post")  # type: ignore[arg-type]
+        except ValueError:
+            raise ValueError(
+                f"Cannot read site {text!r}: write 'resid_post.12', 'resid_pre.0' or a layer number."
+            ) from None
+
+    def check(self, n_layers: int) -> "Site":
+        """Raise if this site does not exist in a model with `n_layers` blocks."""
+        if self.layer >= n_layers:
+            raise ValueError(
+                f"Site {self} is outside the model: it has {n_layers} layers (0..{n_layers - 1})."
+                " Pick a layer below that."
+            )
+        return self
+
+
+def parse_sites(spec: "str | int | Site | list[str | int | Site]", n_layers: int) -> list[Site]:
+    """Expand a site spec: a list, `"all"`, a range `"4:20"` or comma list `"3,8,resid_pre.5"`.
+
+    Example:
+        >>> [str(s) for s in parse_sites("0:3", 30)]
+        ['resid_post.0', 'resid_post.1', 'resid_post.2']
+    """
+    if isinstance(spec, (list, tuple)):
+        return [Site.parse(s).check(n_layers) for s in spec]
+    if isinstance(spec, (int, Site)):
+        return [Site.parse(spec).check(n_layers)]
+    text = spec.strip()
+    if text == "all":
+        return [Site(layer) for layer in range(n_layers)]
+    sites: list[Site] = []
+    for part in text.split(","):
+        if ":" in part:
+            lo, _, hi = part.partition(":")
+            try:
+                start, stop = int(lo or 0), int(hi or n_layers)
+            except ValueError:
+                raise ValueError(f"Cannot read layer range {part!r}: write e.g. '4:20'.") from None
+            sites.extend(Site(layer).check(n_layers) for layer in range(start, stop))
+        else:
+            sites.append(Site.parse(part).check(n_layers))
+    return sites
