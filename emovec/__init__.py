@@ -2,7 +2,9 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._attach import adapters as adapters
 from ._attach import attach as attach
+from ._attach import load_backend as load_backend
 from ._backend import Backend as Backend
 from ._backend import BackendBase as BackendBase
 from ._backend import Control as Control
@@ -35,7 +37,9 @@ __all__ = [
     "StepView",
     "TokenBatch",
     "__version__",
+    "adapters",
     "attach",
+    "load_backend",
     "keep",
     "last_token",
     "load_model",

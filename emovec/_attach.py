@@ -39,3 +39,25 @@ def attach(model: Any, **kwargs: Any) -> Any:
         f" or a transformers PreTrainedModel (adapters installed: {installed}; install more with"
         " `pip install 'emovec[all]'`)."
     )
+
+
+def adapters() -> list[str]:
+    """Names of the installed adapters, most specific first."""
+    return [name for name, _ in _plugins()]
+
+
+def load_backend(model: str = "smollm2-135m-instruct", *, adapter: str = "hf", **kwargs: Any) -> Any:
+    """Load `model` (a shipped name, local folder or hub id) and wrap it for `adapter`.
+
+    Example: `load_backend(adapter="transformer_lens")` boots a TransformerBridge on the
+    embedded default model; `adapter` is one of `emovec.adapters()`.
+    """
+    plugins = dict(_plugins())
+    key = adapter.replace("-", "_").lower()
+    key = {"tl": "transformer_lens", "transformerlens": "transformer_lens"}.get(key, key)
+    if key not in plugins:
+        raise ValueError(
+            f"Unknown adapter {adapter!r}: installed are {', '.join(plugins) or 'none'}"
+            " (install more with `pip install 'emovec[all]'`)."
+        )
+    return plugins[key].load().load(model, **kwargs)

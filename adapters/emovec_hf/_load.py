@@ -31,7 +31,7 @@ def load_pretrained(
     """
     shipped = lookup(name)
     if shipped is not None:
-        folder = _fp32_copy(shipped)
+        folder = fp32_copy(shipped)
         source = {"model_id": shipped.hf_id, "weights_sha256": shipped.sha256, "shipped_as": shipped.name}
     elif Path(name).expanduser().exists():
         folder = Path(name).expanduser()
@@ -54,7 +54,7 @@ def load_pretrained(
     return model, tokenizer
 
 
-def _fp32_copy(shipped: ShippedModel) -> Path:
+def fp32_copy(shipped: ShippedModel) -> Path:
     """The dequantised fp32 safetensors copy (0.5 s to load, against 10+ s from GGUF), made once."""
     folder = model_dir(shipped) / "fp32"
     marker = folder / _MARKER

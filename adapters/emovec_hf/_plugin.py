@@ -14,3 +14,12 @@ def backend(model: Any, **kwargs: Any) -> Any:
     from ._backend import HFBackend
 
     return HFBackend(model, **kwargs)
+
+
+def load(name: str, **kwargs: Any) -> Any:
+    """A backend over a freshly loaded model (`emovec.load_backend(name, adapter="hf")`)."""
+    from ._backend import HFBackend
+    from ._load import load_pretrained
+
+    model, tokenizer = load_pretrained(name, **kwargs)
+    return HFBackend(model, tokenizer)

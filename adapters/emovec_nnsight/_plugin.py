@@ -11,3 +11,14 @@ def backend(model: Any, **kwargs: Any) -> Any:
     from ._backend import NNsightBackend
 
     return NNsightBackend(model, **kwargs)
+
+
+def load(name: str, **kwargs: Any) -> Any:
+    """A backend over an nnsight TransformersModel wrapping a freshly loaded model."""
+    from emovec.models import load_model
+    from nnsight.modeling.transformers import TransformersModel
+
+    from ._backend import NNsightBackend
+
+    model, tokenizer = load_model(name, **kwargs)
+    return NNsightBackend(TransformersModel(model, tokenizer=tokenizer))

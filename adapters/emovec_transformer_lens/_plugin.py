@@ -14,3 +14,18 @@ def backend(model: Any, **kwargs: Any) -> Any:
     from ._backend import TransformerLensBackend
 
     return TransformerLensBackend(model, **kwargs)
+
+
+def load(name: str, **kwargs: Any) -> Any:
+    """A backend over a TransformerBridge booted on a freshly loaded model (no hub call)."""
+    from emovec.models import load_model
+    from transformer_lens.model_bridge import TransformerBridge
+
+    from ._backend import TransformerLensBackend
+
+    model, tokenizer = load_model(name, **kwargs)
+    model_id = model.emovec_source["model_id"]
+    bridge = TransformerBridge.boot_transformers(
+        model_id, hf_model=model, tokenizer=tokenizer, device=str(model.device)
+    )
+    return TransformerLensBackend(bridge, tokenizer)

@@ -1,0 +1,5 @@
+import sys
+
+from emovec.cli import main
+
+sys.exit(main())
