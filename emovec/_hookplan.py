@@ -36,11 +36,15 @@ def plan_sites(edits: Sequence[BoundEdit], sites: Sequence[Site]) -> dict[Site, 
 def visit(
     plan: SitePlan,
     x: Float[Tensor, "batch pos d_model"],
-    mask: Bool[Tensor, "batch pos"] | None,
+    mask: Bool[Tensor, "batch total"] | None,
     reducer: Reducer,
     store: dict[Site, Tensor],
 ) -> Float[Tensor, "batch pos d_model"]:
-    """Apply the site's edits to `x` (in order), store its reduction if captured, return it."""
+    """Apply the site's edits to `x` (in order), store its reduction if captured, return it.
+
+    `mask` covers every position so far (`total` = cached + new on decode steps); the last
+    `pos` of its columns belong to `x`.
+    """
     for edit, positions in plan.edits:
         if positions is not None:
             positions = positions[:, -x.shape[1] :].to(x.device)

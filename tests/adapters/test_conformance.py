@@ -1,0 +1,89 @@
+"""Every adapter captures, edits and generates identically (tiny random model and the real one)."""
+
+import pytest
+import torch
+
+from emovec import Edit, Site
+
+from ..conftest import ADAPTERS
+
+TEXTS = [
+    "The tenant read the letter twice, then folded it and set it on the kitchen table.",
+    "Water boils at a lower temperature at altitude.",
+    "Hi",
+]
+TOL = 1e-5
+
+
+@pytest.fixture(params=["tiny", pytest.param("real", marks=pytest.mark.real)])
+def backends(request):
+    return request.getfixturevalue(f"{request.param}_backends")
+
+
+def all_sites(n_layers: int) -> list[Site]:
+    return [Site(layer, stream) for layer in range(n_layers) for stream in ("resid_pre", "resid_post")]
+
+
+def edits_for(backend) -> list[Edit]:
+    gen = torch.Generator().manual_seed(0)
+    d, last = backend.d_model, backend.n_layers - 1
+    v = torch.randn(d, generator=gen)
+    basis, _ = torch.linalg.qr(torch.randn(d, 3, generator=gen))
+    return [
+        Edit.steer(Site(1), v, 4.0),
+        Edit.clamp(Site(last // 2, "resid_pre"), v, -3.0),
+        Edit.ablate(Site(last), basis.T),
+    ]
+
+
+def test_captured_activations_identical(backends):
+    ref = backends["hf"]
+    batch = ref.tokenize(TEXTS)
+    sites = all_sites(ref.n_layers)
+    expected = ref.capture(batch, sites)
+    for name in ADAPTERS[1:]:
+        got = backends[name].capture(batch, sites)
+        assert set(got) == set(sites)
+        for site in sites:
+            diff = (got[site] - expected[site])[batch.mask].abs().max().item()
+            assert diff <= TOL, f"{name} differs from hf at {site} by {diff}"
+
+
+def test_edited_logits_identical_and_edits_bite(backends):
+    ref = backends["hf"]
+    batch = ref.tokenize(TEXTS)
+    edits = edits_for(ref)
+    expected = ref.run(batch, edits)
+    assert (expected - ref.run(batch))[batch.mask].abs().max() > 1e-2, "the edits changed nothing"
+    for name in ADAPTERS[1:]:
+        diff = (backends[name].run(batch, edits) - expected)[batch.mask].abs().max().item()
+        assert diff <= TOL, f"{name} edited logits differ from hf by {diff}"
+
+
+def test_position_mask_limits_the_edit(backends):
+    ref = backends["hf"]
+    batch = ref.tokenize(TEXTS)
+    mask = torch.zeros_like(batch.mask)
+    mask[:, 3] = True
+    v = torch.randn(ref.d_model, generator=torch.Generator().manual_seed(1))
+    edit = Edit.steer(Site(0), v, 8.0, positions=mask)
+    base = ref.run(batch)
+    for name in ADAPTERS:
+        logits = backends[name].run(batch, [edit])
+        # causal: positions before the edited one are untouched, the edited one moves
+        assert torch.equal(logits[:, :3], base[:, :3]) or (logits[:, :3] - base[:, :3]).abs().max() <= TOL
+        assert (logits[0, 3] - base[0, 3]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("positions", ["all", "prompt", "generated"])
+def test_greedy_generation_identical_under_steering(backends, positions):
+    ref = backends["hf"]
+    v = torch.randn(ref.d_model, generator=torch.Generator().manual_seed(2))
+    edit = Edit.steer(Site(ref.n_layers // 2), v, 6.0, positions=positions)
+    prompts = ["Tell me about the sea.", "Write one sentence about a train."]
+    expected = ref.generate(prompts, max_new_tokens=12, edits=[edit], chat=True)
+    plain = ref.generate(prompts, max_new_tokens=12, chat=True)
+    assert expected.token_ids != plain.token_ids, "the steering edit did not change generation"
+    for name in ADAPTERS[1:]:
+        got = backends[name].generate(prompts, max_new_tokens=12, edits=[edit], chat=True)
+        assert got.token_ids == expected.token_ids, f"{name} generated other tokens than hf"
