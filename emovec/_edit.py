@@ -41,7 +41,7 @@ class Edit:
     basis: Float[Tensor, "k d_model"]
     offset: Tensor
     scale: Float[Tensor, " k"] | None = None
-    positions: PositionSpec | Bool[Tensor, "batch pos"] = "all"
+    positions: str | Tensor = "all"  # PositionSpec or a bool [batch, pos] mask; checked below
 
     def __post_init__(self) -> None:
         if self.basis.ndim != 2 or self.basis.shape[0] == 0:
@@ -72,10 +72,10 @@ class Edit:
     def steer(
         cls,
         site: Site,
-        direction: Float[Tensor, " d_model"],
+        direction: Tensor,
         strength: float,
         *,
-        positions: "PositionSpec | Tensor" = "all",
+        positions: "str | Tensor" = "all",
     ) -> "Edit":
         """Add `strength * direction` (an absolute strength; see `emovec.Steer` for relative ones)."""
         _check_finite(strength, "strength")
@@ -87,10 +87,10 @@ class Edit:
     def clamp(
         cls,
         site: Site,
-        direction: Float[Tensor, " d_model"],
+        direction: Tensor,
         value: float,
         *,
-        positions: "PositionSpec | Tensor" = "all",
+        positions: "str | Tensor" = "all",
     ) -> "Edit":
         """Set the projection onto unit(`direction`) to `value`, leaving the rest untouched."""
         _check_finite(value, "value")
@@ -105,7 +105,7 @@ class Edit:
         basis: Float[Tensor, "k d_model"],
         *,
         mean: Float[Tensor, " d_model"] | None = None,
-        positions: "PositionSpec | Tensor" = "all",
+        positions: "str | Tensor" = "all",
     ) -> "Edit":
         """Zero (or mean-) ablate the span of orthonormal `basis` rows."""
         basis = basis[None] if basis.ndim == 1 else basis
@@ -121,7 +121,7 @@ class Edit:
         basis: Float[Tensor, "k d_model"],
         source: Float[Tensor, "batch pos d_model"],
         *,
-        positions: "PositionSpec | Tensor" = "prompt",
+        positions: "str | Tensor" = "prompt",
     ) -> "Edit":
         """Replace the component in the span of orthonormal `basis` by `source`'s component."""
         basis = basis[None] if basis.ndim == 1 else basis

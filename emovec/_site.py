@@ -25,7 +25,7 @@ class Site:
     """
 
     layer: int
-    stream: Stream = "resid_post"
+    stream: str = "resid_post"  # one of STREAMS; checked with a clear message below
 
     def __post_init__(self) -> None:
         if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < 0:

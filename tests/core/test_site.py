@@ -1,0 +1,35 @@
+import pytest
+
+from emovec import Site, parse_sites
+
+
+def test_parse_forms():
+    assert Site.parse("resid_pre.3") == Site(3, "resid_pre")
+    assert Site.parse("7") == Site(7) == Site.parse(7)
+    assert Site.parse(str(Site(4, "resid_pre"))) == Site(4, "resid_pre")
+
+
+def test_sites_sort_in_forward_order_per_stream():
+    assert sorted([Site(2), Site(1, "resid_pre"), Site(1)])[0] == Site(1, "resid_post")
+
+
+def test_parse_sites_specs():
+    assert parse_sites("all", 3) == [Site(0), Site(1), Site(2)]
+    assert parse_sites("1:3,resid_pre.0", 4) == [Site(1), Site(2), Site(0, "resid_pre")]
+    assert parse_sites([1, "resid_pre.2"], 4) == [Site(1), Site(2, "resid_pre")]
+
+
+@pytest.mark.parametrize("bad", [-1, True])
+def test_invalid_layers(bad):
+    with pytest.raises(ValueError, match="non-negative int"):
+        Site(bad)
+
+
+def test_unknown_stream():
+    with pytest.raises(ValueError, match="stream must be one of"):
+        Site(1, "resid_mid")
+
+
+def test_range_outside_model():
+    with pytest.raises(ValueError, match="outside the model"):
+        parse_sites("0:40", 30)
