@@ -134,6 +134,24 @@ class BackendBase(ABC):
     def _installed(self, edits: Sequence[Edit]) -> Iterator[None]:
         """Keep `edits` (positions "all" only) applied to every forward of the user's model."""
 
+    @abstractmethod
+    def _unembed(self, x: Float[Tensor, "*batch d_model"]) -> Float[Tensor, "*batch d_vocab"]:
+        """Final norm then unembedding, as the model applies them to its last residual."""
+
+    @torch.no_grad()
+    def unembed(self, x: Float[Tensor, "*batch d_model"]) -> Float[Tensor, "*batch d_vocab"]:
+        """Logits a residual-stream vector would produce at the end of the model (logit lens).
+
+        Raises:
+            ValueError: `x` is not `d_model` wide.
+        """
+        if x.shape[-1] != self.d_model:
+            raise ValueError(
+                f"unembed needs vectors of width d_model={self.d_model}, got {x.shape[-1]}."
+            )
+        param = next(self.model.parameters())
+        return self._unembed(x.to(device=param.device, dtype=param.dtype))
+
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device

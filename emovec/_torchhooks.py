@@ -69,3 +69,23 @@ def hooked(
     finally:
         for handle in handles:
             handle.remove()
+
+
+_FINAL_NORMS = ("model.norm", "model.decoder.final_layer_norm", "transformer.ln_f", "gpt_neox.final_layer_norm")
+
+
+def final_norm_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """The final norm and output head of a Hugging Face causal LM (for the logit lens)."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    for path in _FINAL_NORMS:
+        norm: Any = model
+        for part in path.split("."):
+            norm = getattr(norm, part, None)
+            if norm is None:
+                break
+        if isinstance(norm, nn.Module) and isinstance(head, nn.Module):
+            return norm, head
+    raise ValueError(
+        f"Cannot find the final norm and output head of {type(model).__name__}"
+        f" (looked at {', '.join(_FINAL_NORMS)} and get_output_embeddings())."
+    )

@@ -10,7 +10,7 @@ from emovec._backend import BackendBase, BoundEdit, ForwardOutput
 from emovec._batch import Reducer, keep
 from emovec._edit import Edit
 from emovec._site import Site
-from emovec._torchhooks import hooked
+from emovec._torchhooks import final_norm_and_head, hooked
 
 # Where decoder layers live in the common causal-LM families.
 _LAYER_PATHS = ("model.layers", "model.decoder.layers", "transformer.h", "gpt_neox.layers", "layers")
@@ -71,6 +71,10 @@ class HFBackend(BackendBase):
                 use_cache=use_cache,
             )
         return ForwardOutput(out.logits, store, out.past_key_values if use_cache else None)
+
+    def _unembed(self, x: Tensor) -> Tensor:
+        norm, head = final_norm_and_head(self.model)
+        return head(norm(x))
 
     @contextmanager
     def _installed(self, edits: Sequence[Edit]) -> Iterator[None]:

@@ -11,7 +11,7 @@ from emovec._batch import Reducer, keep
 from emovec._edit import Edit
 from emovec._hookplan import plan_sites, visit
 from emovec._site import Site
-from emovec._torchhooks import hooked
+from emovec._torchhooks import final_norm_and_head, hooked
 
 _LAYER_PATHS = ("model.layers", "model.decoder.layers", "transformer.h", "gpt_neox.layers")
 
@@ -91,6 +91,10 @@ class NNsightBackend(BackendBase):
                     saved[site] = store[site].save()
             output = self.model.output.save()
         return ForwardOutput(output.logits, dict(saved), output.past_key_values if use_cache else None)
+
+    def _unembed(self, x: Tensor) -> Tensor:
+        norm, head = final_norm_and_head(self.model._module)
+        return head(norm(x))
 
     @contextmanager
     def _installed(self, edits: Sequence[Edit]) -> Iterator[None]:

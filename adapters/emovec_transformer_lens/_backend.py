@@ -86,6 +86,9 @@ class TransformerLensBackend(BackendBase):
                 past = None
         return ForwardOutput(logits, store, past)
 
+    def _unembed(self, x: Tensor) -> Tensor:
+        return self.model.unembed(self.model.ln_final(x))
+
     @contextmanager
     def _installed(self, edits: Sequence[Edit]) -> Iterator[None]:
         hooks = self._hooks(plan_sites([(e, None) for e in edits], ()), None, keep, {})

@@ -87,3 +87,14 @@ def test_greedy_generation_identical_under_steering(backends, positions):
     for name in ADAPTERS[1:]:
         got = backends[name].generate(prompts, max_new_tokens=12, edits=[edit], chat=True)
         assert got.token_ids == expected.token_ids, f"{name} generated other tokens than hf"
+
+
+def test_unembed_identical_and_matches_the_last_position(backends):
+    ref = backends["hf"]
+    batch = ref.tokenize(TEXTS[:1])
+    last = Site(ref.n_layers - 1)
+    resid = ref.capture(batch, [last])[last]
+    logits = ref.run(batch)
+    torch.testing.assert_close(ref.unembed(resid), logits, atol=1e-4, rtol=1e-5)
+    for name in ADAPTERS[1:]:
+        torch.testing.assert_close(backends[name].unembed(resid), ref.unembed(resid), atol=TOL, rtol=0)
