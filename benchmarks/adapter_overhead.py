@@ -19,20 +19,28 @@ BATCHES = 3
 
 def main() -> None:
     torch.manual_seed(0)
-    backends = {name: emovec.load_backend(adapter=name) for name in ("hf", "transformer_lens", "nnsight")}
+    backends = {
+        name: emovec.load_backend(adapter=name) for name in ("hf", "transformer_lens", "nnsight")
+    }
     plain, _ = emovec.load_model()
     n_layers = backends["hf"].n_layers
     sites = [Site(layer) for layer in range(n_layers)]
     gen = torch.Generator().manual_seed(0)
     batches = [
-        emovec.TokenBatch(ids := torch.randint(100, 40000, (8, 64), generator=gen), torch.ones_like(ids))
+        emovec.TokenBatch(
+            ids := torch.randint(100, 40000, (8, 64), generator=gen), torch.ones_like(ids)
+        )
         for _ in range(BATCHES)
     ]
 
     def hf_plain() -> None:
         with torch.no_grad():
             for b in batches:
-                plain(input_ids=b.input_ids, attention_mask=b.attention_mask, output_hidden_states=True)
+                plain(
+                    input_ids=b.input_ids,
+                    attention_mask=b.attention_mask,
+                    output_hidden_states=True,
+                )
 
     def via(backend) -> callable:
         return lambda: [backend.capture(b, sites) for b in batches]
@@ -47,7 +55,9 @@ def main() -> None:
             fn()
             times[name].append(time.perf_counter() - start)
     base = statistics.median(times["plain_hf_hidden_states"])
-    print(f"capture of {n_layers} resid_post sites, {BATCHES} batches of 8 x 64 tokens, median of {ROUNDS}")
+    print(
+        f"capture of {n_layers} resid_post sites, {BATCHES} batches of 8 x 64 tokens, median of {ROUNDS}"
+    )
     worst = 0.0
     for name, values in times.items():
         ratio = statistics.median(values) / base

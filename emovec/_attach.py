@@ -46,7 +46,9 @@ def adapters() -> list[str]:
     return [name for name, _ in _plugins()]
 
 
-def load_backend(model: str = "smollm2-135m-instruct", *, adapter: str = "hf", **kwargs: Any) -> Any:
+def load_backend(
+    model: str = "smollm2-135m-instruct", *, adapter: str = "hf", **kwargs: Any
+) -> Any:
     """Load `model` (a shipped name, local folder or hub id) and wrap it for `adapter`.
 
     Example: `load_backend(adapter="transformer_lens")` boots a TransformerBridge on the

@@ -85,10 +85,17 @@ class Backend(Protocol):
     tokenizer: Any
 
     def capture(
-        self, batch: TokenBatch, sites: Sequence[Site], reducer: Reducer = keep, *, edits: Sequence[Edit] = ()
+        self,
+        batch: TokenBatch,
+        sites: Sequence[Site],
+        reducer: Reducer = keep,
+        *,
+        edits: Sequence[Edit] = (),
     ) -> dict[Site, Tensor]: ...
 
-    def run(self, batch: TokenBatch, edits: Sequence[Edit] = ()) -> Float[Tensor, "batch pos d_vocab"]: ...
+    def run(
+        self, batch: TokenBatch, edits: Sequence[Edit] = ()
+    ) -> Float[Tensor, "batch pos d_vocab"]: ...
 
     def generate(
         self,
@@ -195,7 +202,12 @@ class BackendBase(ABC):
 
     # -- tokenisation -------------------------------------------------------------------------
     def tokenize(
-        self, texts: Sequence[str], *, side: str = "right", chat: bool = False, max_length: int | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        side: str = "right",
+        chat: bool = False,
+        max_length: int | None = None,
     ) -> TokenBatch:
         """Token ids for `texts` (no special tokens added unless `chat` applies the template)."""
         if isinstance(texts, str):
@@ -245,7 +257,9 @@ class BackendBase(ABC):
         return out.captured
 
     @torch.no_grad()
-    def run(self, batch: "TokenBatch | Sequence[str]", edits: Sequence[Edit] = ()) -> Float[Tensor, "batch pos d_vocab"]:
+    def run(
+        self, batch: "TokenBatch | Sequence[str]", edits: Sequence[Edit] = ()
+    ) -> Float[Tensor, "batch pos d_vocab"]:
         """Logits of one forward pass with `edits` applied."""
         batch = self._as_batch(batch, "right")
         self.check_edits(edits, batch)
@@ -264,7 +278,10 @@ class BackendBase(ABC):
         backend does not see the user's batches.
         """
         for edit in edits:
-            if not (isinstance(edit.positions, str) and edit.positions == "all") or edit.offset.ndim != 1:
+            if (
+                not (isinstance(edit.positions, str) and edit.positions == "all")
+                or edit.offset.ndim != 1
+            ):
                 raise ValueError(
                     "intervene() applies edits to every position of every call; use positions='all'"
                     " and a [k] offset, or pass the edit to run()/generate() instead."

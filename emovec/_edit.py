@@ -45,7 +45,9 @@ class Edit:
 
     def __post_init__(self) -> None:
         if self.basis.ndim != 2 or self.basis.shape[0] == 0:
-            raise ValueError(f"Edit basis must be [k, d_model] with k >= 1, got {tuple(self.basis.shape)}.")
+            raise ValueError(
+                f"Edit basis must be [k, d_model] with k >= 1, got {tuple(self.basis.shape)}."
+            )
         if not torch.isfinite(self.basis).all() or not torch.isfinite(self.offset).all():
             raise ValueError("Edit contains NaN or Inf: check the direction and the strength.")
         k = self.basis.shape[0]
@@ -110,7 +112,9 @@ class Edit:
         """Zero (or mean-) ablate the span of orthonormal `basis` rows."""
         basis = basis[None] if basis.ndim == 1 else basis
         k = basis.shape[0]
-        offset = torch.zeros(k, dtype=basis.dtype, device=basis.device) if mean is None else basis @ mean
+        offset = (
+            torch.zeros(k, dtype=basis.dtype, device=basis.device) if mean is None else basis @ mean
+        )
         scale = -torch.ones(k, dtype=basis.dtype, device=basis.device)
         return cls(site, basis, offset, scale, positions)
 
@@ -160,7 +164,9 @@ def _check_finite(value: float, name: str) -> None:
 
 def _as_vector(direction: Tensor) -> Tensor:
     if direction.ndim != 1:
-        raise ValueError(f"A direction must be a 1-d [d_model] tensor, got shape {tuple(direction.shape)}.")
+        raise ValueError(
+            f"A direction must be a 1-d [d_model] tensor, got shape {tuple(direction.shape)}."
+        )
     return direction
 
 

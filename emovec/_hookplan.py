@@ -30,7 +30,9 @@ def plan_sites(edits: Sequence[BoundEdit], sites: Sequence[Site]) -> dict[Site, 
         plans.setdefault(site, SitePlan(site)).edits.append(bound)
     for site in sites:
         plans.setdefault(site, SitePlan(site)).capture = True
-    return dict(sorted(plans.items(), key=lambda item: (item[0].layer, item[0].stream != "resid_pre")))
+    return dict(
+        sorted(plans.items(), key=lambda item: (item[0].layer, item[0].stream != "resid_pre"))
+    )
 
 
 def visit(

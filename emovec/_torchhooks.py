@@ -63,7 +63,9 @@ def hooked(
 ) -> Iterator[None]:
     """Hooks for `edits` (bound or plain `Edit`s) and captures, removed on exit, even on error."""
     bound = [(e, None) if isinstance(e, Edit) else e for e in edits]
-    handles = register(layers, plan_sites(bound, sites), mask, reducer, {} if store is None else store)
+    handles = register(
+        layers, plan_sites(bound, sites), mask, reducer, {} if store is None else store
+    )
     try:
         yield
     finally:
@@ -71,12 +73,17 @@ def hooked(
             handle.remove()
 
 
-_FINAL_NORMS = ("model.norm", "model.decoder.final_layer_norm", "transformer.ln_f", "gpt_neox.final_layer_norm")
+_FINAL_NORMS = (
+    "model.norm",
+    "model.decoder.final_layer_norm",
+    "transformer.ln_f",
+    "gpt_neox.final_layer_norm",
+)
 
 
-def final_norm_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
+def final_norm_and_head(model: Any) -> tuple[nn.Module, nn.Module]:
     """The final norm and output head of a Hugging Face causal LM (for the logit lens)."""
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    head: Any = getattr(model, "get_output_embeddings", lambda: None)()
     for path in _FINAL_NORMS:
         norm: Any = model
         for part in path.split("."):

@@ -31,7 +31,9 @@ def test_edit_of_wrong_width(tiny_backends):
 
 
 def test_attach_unsupported_model():
-    with pytest.raises(TypeError, match=r"cannot attach to a torch\.nn\.modules\.linear\.Linear.*Supported"):
+    with pytest.raises(
+        TypeError, match=r"cannot attach to a torch\.nn\.modules\.linear\.Linear.*Supported"
+    ):
         emovec.attach(torch.nn.Linear(3, 3))
 
 

@@ -13,7 +13,13 @@ from emovec._site import Site
 from emovec._torchhooks import final_norm_and_head, hooked
 
 # Where decoder layers live in the common causal-LM families.
-_LAYER_PATHS = ("model.layers", "model.decoder.layers", "transformer.h", "gpt_neox.layers", "layers")
+_LAYER_PATHS = (
+    "model.layers",
+    "model.decoder.layers",
+    "transformer.h",
+    "gpt_neox.layers",
+    "layers",
+)
 
 
 def decoder_layers(model: nn.Module) -> nn.ModuleList:
@@ -36,7 +42,7 @@ class HFBackend(BackendBase):
 
     name = "hf"
 
-    def __init__(self, model: nn.Module, tokenizer: Any = None, *, model_id: str | None = None):
+    def __init__(self, model: Any, tokenizer: Any = None, *, model_id: str | None = None):
         self.layers = decoder_layers(model)
         config = model.config
         source = getattr(model, "emovec_source", {}) or {}
@@ -45,7 +51,10 @@ class HFBackend(BackendBase):
             tokenizer,
             d_model=int(config.hidden_size),
             n_layers=len(self.layers),
-            model_id=model_id or source.get("model_id") or getattr(config, "_name_or_path", "") or "unknown",
+            model_id=model_id
+            or source.get("model_id")
+            or getattr(config, "_name_or_path", "")
+            or "unknown",
         )
         self.source = source
 

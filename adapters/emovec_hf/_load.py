@@ -32,7 +32,11 @@ def load_pretrained(
     shipped = lookup(name)
     if shipped is not None:
         folder = fp32_copy(shipped)
-        source = {"model_id": shipped.hf_id, "weights_sha256": shipped.sha256, "shipped_as": shipped.name}
+        source = {
+            "model_id": shipped.hf_id,
+            "weights_sha256": shipped.sha256,
+            "shipped_as": shipped.name,
+        }
     elif Path(name).expanduser().exists():
         folder = Path(name).expanduser()
         source = {"model_id": str(folder.resolve()), "weights_sha256": None, "shipped_as": None}
@@ -47,9 +51,10 @@ def load_pretrained(
             " with a Hugging Face checkpoint, or a hub id such as 'HuggingFaceTB/SmolLM2-135M-Instruct'."
         )
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(
+    model: Any = AutoModelForCausalLM.from_pretrained(
         folder, dtype=dtype, attn_implementation=attn_implementation
-    ).to(device).eval()
+    )
+    model = model.to(device).eval()
     model.emovec_source = source
     return model, tokenizer
 
@@ -67,11 +72,13 @@ def fp32_copy(shipped: ShippedModel) -> Path:
         tmp = Path(tempfile.mkdtemp(dir=model_dir(shipped), prefix="fp32-"))
         try:
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+            model: Any = AutoModelForCausalLM.from_pretrained(
+                gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+            )
             # save_pretrained refuses a GGUF-loaded model until its quantiser is forgotten.
             model.hf_quantizer = None
             if hasattr(model.config, "quantization_config"):
-                del model.config.quantization_config
+                delattr(model.config, "quantization_config")
             model.config.architectures = [shipped.architecture]
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)

@@ -37,13 +37,17 @@ class NNsightBackend(BackendBase):
     def __init__(self, model: Any, tokenizer: Any = None, *, model_id: str | None = None):
         inner = getattr(model, "_module", None)
         if inner is None:
-            raise TypeError(f"Expected an nnsight model (TransformersModel/NNsight), got {type(model).__name__}.")
+            raise TypeError(
+                f"Expected an nnsight model (TransformersModel/NNsight), got {type(model).__name__}."
+            )
         for path in _LAYER_PATHS:
             if _find(inner, path) is not None:
                 self._layer_path = path
                 break
         else:
-            raise ValueError(f"Cannot find the decoder layers of {type(inner).__name__} inside the nnsight model.")
+            raise ValueError(
+                f"Cannot find the decoder layers of {type(inner).__name__} inside the nnsight model."
+            )
         self.layers = _find(model, self._layer_path)  # Envoys, one per decoder layer
         source = getattr(inner, "emovec_source", {}) or {}
         super().__init__(
@@ -51,7 +55,9 @@ class NNsightBackend(BackendBase):
             tokenizer if tokenizer is not None else getattr(model, "tokenizer", None),
             d_model=int(inner.config.hidden_size),
             n_layers=len(_find(inner, self._layer_path)),
-            model_id=model_id or source.get("model_id") or getattr(inner.config, "_name_or_path", "unknown"),
+            model_id=model_id
+            or source.get("model_id")
+            or getattr(inner.config, "_name_or_path", "unknown"),
         )
         self.source = source
 
@@ -73,7 +79,7 @@ class NNsightBackend(BackendBase):
     ) -> ForwardOutput:
         mask = attention_mask.bool()
         plans = plan_sites(edits, sites)
-        saved: dict[Site, Any] = {}
+        saved: dict[Site, Any] = {}  # nnsight proxies until the trace exits
         inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
         if position_ids is not None:
             inputs["position_ids"] = position_ids
@@ -88,9 +94,12 @@ class NNsightBackend(BackendBase):
                 else:
                     layer.output = visit(plan, layer.output, mask, reducer, store)
                 if site in store:
-                    saved[site] = store[site].save()
+                    proxy: Any = store[site]
+                    saved[site] = proxy.save()
             output = self.model.output.save()
-        return ForwardOutput(output.logits, dict(saved), output.past_key_values if use_cache else None)
+        return ForwardOutput(
+            output.logits, dict(saved), output.past_key_values if use_cache else None
+        )
 
     def _unembed(self, x: Tensor) -> Tensor:
         norm, head = final_norm_and_head(self.model._module)

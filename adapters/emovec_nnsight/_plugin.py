@@ -15,8 +15,9 @@ def backend(model: Any, **kwargs: Any) -> Any:
 
 def load(name: str, **kwargs: Any) -> Any:
     """A backend over an nnsight TransformersModel wrapping a freshly loaded model."""
-    from emovec.models import load_model
     from nnsight.modeling.transformers import TransformersModel
+
+    from emovec.models import load_model
 
     from ._backend import NNsightBackend
 

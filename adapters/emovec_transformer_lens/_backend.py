@@ -29,7 +29,9 @@ class TransformerLensBackend(BackendBase):
 
     name = "transformer_lens"
 
-    def __init__(self, bridge: TransformerBridge, tokenizer: Any = None, *, model_id: str | None = None):
+    def __init__(
+        self, bridge: TransformerBridge, tokenizer: Any = None, *, model_id: str | None = None
+    ):
         if not isinstance(bridge, TransformerBridge):
             raise TypeError(f"Expected a TransformerBridge, got {type(bridge).__name__}.")
         cfg = bridge.cfg
@@ -45,7 +47,9 @@ class TransformerLensBackend(BackendBase):
         self.source = source
         self.compatibility_mode = bool(getattr(bridge, "compatibility_mode", False))
 
-    def _hooks(self, plans: dict[Site, SitePlan], mask: Tensor | None, reducer: Reducer, store: dict):
+    def _hooks(
+        self, plans: dict[Site, SitePlan], mask: Tensor | None, reducer: Reducer, store: dict
+    ):
         def make(plan: SitePlan):
             def hook(x: Tensor, hook: Any) -> Tensor:
                 return visit(plan, x, mask, reducer, store)
@@ -82,7 +86,9 @@ class TransformerLensBackend(BackendBase):
                     **extra,
                 )
             else:
-                logits = self.model(input_ids, return_type="logits", attention_mask=attention_mask, **extra)
+                logits = self.model(
+                    input_ids, return_type="logits", attention_mask=attention_mask, **extra
+                )
                 past = None
         return ForwardOutput(logits, store, past)
 

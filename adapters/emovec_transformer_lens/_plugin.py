@@ -18,8 +18,9 @@ def backend(model: Any, **kwargs: Any) -> Any:
 
 def load(name: str, **kwargs: Any) -> Any:
     """A backend over a TransformerBridge booted on a freshly loaded model (no hub call)."""
-    from emovec.models import load_model
     from transformer_lens.model_bridge import TransformerBridge
+
+    from emovec.models import load_model
 
     from ._backend import TransformerLensBackend
 

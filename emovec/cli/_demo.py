@@ -10,7 +10,9 @@ from ._options import add_model_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("demo", help="load a model through every adapter; print residual norms per layer")
+    parser = sub.add_parser(
+        "demo", help="load a model through every adapter; print residual norms per layer"
+    )
     add_model_options(parser)
     parser.set_defaults(func=run)
 
@@ -40,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
 
         captured = backend.capture(batch, sites, norm_mean)
         norms[adapter] = {s: float(v) for s, v in captured.items()}
-        print(f"{adapter}: {backend.model_id}, {backend.n_layers} layers, d_model {backend.d_model}"
-              f" ({time.perf_counter() - start:.1f} s)")
+        print(
+            f"{adapter}: {backend.model_id}, {backend.n_layers} layers, d_model {backend.d_model}"
+            f" ({time.perf_counter() - start:.1f} s)"
+        )
     names = list(norms)
     print("\nmean residual-stream norm per site (tokens 1..n of 3 neutral sentences)")
     print(f"{'site':16s}" + "".join(f"{n:>18s}" for n in names))

@@ -6,8 +6,12 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("models", help="fetch, locate and list shipped models")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    fetch = actions.add_parser("fetch", help="download and verify a shipped model, and cache its fp32 copy")
-    fetch.add_argument("name", nargs="?", default=None, help="model name (default: the default model)")
+    fetch = actions.add_parser(
+        "fetch", help="download and verify a shipped model, and cache its fp32 copy"
+    )
+    fetch.add_argument(
+        "name", nargs="?", default=None, help="model name (default: the default model)"
+    )
     fetch.set_defaults(func=run_fetch)
     listing = actions.add_parser("list", help="list shipped models and whether they are cached")
     listing.set_defaults(func=run_list)
@@ -22,8 +26,9 @@ def _cache():
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from emovec.models import DEFAULT_MODEL, lookup
     from emovec_hf._load import fp32_copy
+
+    from emovec.models import DEFAULT_MODEL, lookup
 
     name = args.name or DEFAULT_MODEL
     shipped = lookup(name)

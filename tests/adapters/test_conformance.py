@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from emovec import Edit, Site
-
-from ..conftest import ADAPTERS
+from tests.conftest import ADAPTERS
 
 TEXTS = [
     "The tenant read the letter twice, then folded it and set it on the kitchen table.",
@@ -21,7 +20,9 @@ def backends(request):
 
 
 def all_sites(n_layers: int) -> list[Site]:
-    return [Site(layer, stream) for layer in range(n_layers) for stream in ("resid_pre", "resid_post")]
+    return [
+        Site(layer, stream) for layer in range(n_layers) for stream in ("resid_pre", "resid_post")
+    ]
 
 
 def edits_for(backend) -> list[Edit]:
@@ -71,7 +72,10 @@ def test_position_mask_limits_the_edit(backends):
     for name in ADAPTERS:
         logits = backends[name].run(batch, [edit])
         # causal: positions before the edited one are untouched, the edited one moves
-        assert torch.equal(logits[:, :3], base[:, :3]) or (logits[:, :3] - base[:, :3]).abs().max() <= TOL
+        assert (
+            torch.equal(logits[:, :3], base[:, :3])
+            or (logits[:, :3] - base[:, :3]).abs().max() <= TOL
+        )
         assert (logits[0, 3] - base[0, 3]).abs().max() > 1e-3
 
 
@@ -97,4 +101,6 @@ def test_unembed_identical_and_matches_the_last_position(backends):
     logits = ref.run(batch)
     torch.testing.assert_close(ref.unembed(resid), logits, atol=1e-4, rtol=1e-5)
     for name in ADAPTERS[1:]:
-        torch.testing.assert_close(backends[name].unembed(resid), ref.unembed(resid), atol=TOL, rtol=0)
+        torch.testing.assert_close(
+            backends[name].unembed(resid), ref.unembed(resid), atol=TOL, rtol=0
+        )

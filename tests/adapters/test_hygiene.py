@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from emovec import Edit, Site
-
-from ..conftest import ADAPTERS
+from tests.conftest import ADAPTERS
 
 
 class Boom(Exception):

@@ -4,16 +4,19 @@ import pytest
 import torch
 
 from emovec import TokenBatch
-
-from ..conftest import ADAPTERS
+from tests.conftest import ADAPTERS
 
 
 @pytest.mark.real
 def test_bridge_kv_cache_generation_matches_no_cache(real_backends):
     bridge = real_backends["transformer_lens"].model
     prompt = "The capital of France is"
-    cached = bridge.generate(prompt, max_new_tokens=12, do_sample=False, use_past_kv_cache=True, verbose=False)
-    uncached = bridge.generate(prompt, max_new_tokens=12, do_sample=False, use_past_kv_cache=False, verbose=False)
+    cached = bridge.generate(
+        prompt, max_new_tokens=12, do_sample=False, use_past_kv_cache=True, verbose=False
+    )
+    uncached = bridge.generate(
+        prompt, max_new_tokens=12, do_sample=False, use_past_kv_cache=False, verbose=False
+    )
     assert cached == uncached
     assert "Paris" in cached
     assert "----" not in cached

@@ -15,7 +15,9 @@ def acts(seed: int, d: int = 16) -> torch.Tensor:
 
 
 def orthonormal(seed: int, d: int, k: int) -> torch.Tensor:
-    q, _ = torch.linalg.qr(torch.randn(d, k, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+    q, _ = torch.linalg.qr(
+        torch.randn(d, k, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    )
     return q.T
 
 
@@ -40,7 +42,9 @@ def test_clamp_sets_projection_and_keeps_the_rest(seed, value):
 def test_ablate_removes_the_whole_subspace(seed, k):
     x, basis = acts(seed), orthonormal(seed, 16, k)
     out = Edit.ablate(SITE, basis).apply(x)
-    torch.testing.assert_close(out @ basis.T, torch.zeros(2, 5, k, dtype=x.dtype), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        out @ basis.T, torch.zeros(2, 5, k, dtype=x.dtype), atol=1e-12, rtol=0
+    )
     # mutation check: ablating only the first basis vector leaves the others behind
     if k > 1:
         wrong = Edit.ablate(SITE, basis[:1]).apply(x)

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from emovec import Control, Edit, Site, TokenBatch
-
-from ..conftest import ADAPTERS
+from tests.conftest import ADAPTERS
 
 
 class Recorder:
@@ -42,7 +41,9 @@ def test_observer_can_stop(tiny_backends):
         def observe(self, view):
             return Control(stop=True) if view.step == 3 else None
 
-    gen = backend.generate(["hello", "there you"], max_new_tokens=10, observers=[StopAt3()], stop_at_eos=False)
+    gen = backend.generate(
+        ["hello", "there you"], max_new_tokens=10, observers=[StopAt3()], stop_at_eos=False
+    )
     assert [len(t) for t in gen.token_ids] == [3, 3]
     assert gen.stopped == ["observer", "observer"]
 
@@ -88,15 +89,29 @@ def test_prompt_only_edit_leaves_decode_steps_alone(tiny_backends):
     backend = tiny_backends["hf"]
     v = torch.randn(backend.d_model, generator=torch.Generator().manual_seed(4))
     rec_p, rec_g = Recorder([Site(0)]), Recorder([Site(0)])
-    backend.generate(["hello"], max_new_tokens=3, observers=[rec_p], stop_at_eos=False,
-                     edits=[Edit.steer(Site(0), v, 9.0, positions="prompt")])
-    backend.generate(["hello"], max_new_tokens=3, observers=[rec_g], stop_at_eos=False,
-                     edits=[Edit.steer(Site(0), v, 9.0, positions="generated")])
+    backend.generate(
+        ["hello"],
+        max_new_tokens=3,
+        observers=[rec_p],
+        stop_at_eos=False,
+        edits=[Edit.steer(Site(0), v, 9.0, positions="prompt")],
+    )
+    backend.generate(
+        ["hello"],
+        max_new_tokens=3,
+        observers=[rec_g],
+        stop_at_eos=False,
+        edits=[Edit.steer(Site(0), v, 9.0, positions="generated")],
+    )
     plain = Recorder([Site(0)])
     backend.generate(["hello"], max_new_tokens=3, observers=[plain], stop_at_eos=False)
     # prompt-only: prefill moved; generated-only: prefill identical to plain
-    assert not torch.allclose(rec_p.views[0].activations[Site(0)], plain.views[0].activations[Site(0)])
-    torch.testing.assert_close(rec_g.views[0].activations[Site(0)], plain.views[0].activations[Site(0)])
+    assert not torch.allclose(
+        rec_p.views[0].activations[Site(0)], plain.views[0].activations[Site(0)]
+    )
+    torch.testing.assert_close(
+        rec_g.views[0].activations[Site(0)], plain.views[0].activations[Site(0)]
+    )
     torch.testing.assert_close(
         rec_g.views[1].activations[Site(0)] - v * 9.0,
         rec_g.views[1].activations[Site(0)] - v * 9.0,

@@ -34,11 +34,18 @@ def test_corrupt_file_is_detected_and_refetched(cache):
 def test_concurrent_fetches_do_not_corrupt_the_cache(cache):
     code = "from emovec.models import SHIPPED, fetch; print(fetch(SHIPPED['smollm2-135m-instruct'], progress=False))"
     env = {**__import__("os").environ, "EMOVEC_CACHE": str(cache)}
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
     outs = [p.communicate(timeout=600)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert len(set(outs)) == 1 and is_valid(MODEL, gguf_path(MODEL))
-    leftovers = [p.name for p in gguf_path(MODEL).parent.iterdir() if p.name not in {gguf_path(MODEL).name, ".lock"}]
+    leftovers = [
+        p.name
+        for p in gguf_path(MODEL).parent.iterdir()
+        if p.name not in {gguf_path(MODEL).name, ".lock"}
+    ]
     assert leftovers == []
 
 
