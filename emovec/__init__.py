@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import ops as ops
 from ._attach import adapters as adapters
 from ._attach import attach as attach
 from ._attach import load_backend as load_backend
@@ -43,5 +44,6 @@ __all__ = [
     "keep",
     "last_token",
     "load_model",
+    "ops",
     "parse_sites",
 ]

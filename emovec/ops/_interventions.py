@@ -15,10 +15,17 @@ from . import _checks
 from ._subspace import _coefficients
 
 
-def _unit(direction: Float[Tensor, " d_model"], like: Tensor) -> Float[Tensor, " d_model"]:
-    _checks.finite(direction, "direction")
-    norm = _checks.nonzero_norms(direction, "direction")
-    return (direction / norm).to(dtype=like.dtype, device=like.device)
+def _unit(
+    direction: Float[Tensor, " d_model"], like: Tensor, *, times: float = 1.0
+) -> Float[Tensor, " d_model"]:
+    """`times * direction / |direction|` in `like`'s dtype and device, validated."""
+    norm = float(torch.linalg.vector_norm(direction))
+    # One check covers both: a NaN or Inf entry makes the norm NaN or Inf.
+    if not (math.isfinite(norm) and norm > 0):
+        _checks.finite(direction, "direction")
+        _checks.nonzero_norms(direction, "direction")
+        raise ValueError("The direction's norm overflowed: rescale it.")
+    return (direction * (times / norm)).to(dtype=like.dtype, device=like.device)
 
 
 def _finite_number(value: float, name: str) -> float:
@@ -68,7 +75,7 @@ def steer(
                 f"relative_to must be a positive, finite residual norm, got {relative_to!r}."
             )
         amount *= relative_to
-    return x + amount * _unit(direction, x)
+    return x + _unit(direction, x, times=amount)
 
 
 def clamp(
@@ -96,8 +103,10 @@ def clamp(
     _checks.same_width(x, direction, "x", "direction")
     target = _finite_number(value, "value")
     unit = _unit(direction, x)
-    coeff = _coefficients(x, unit[None])
-    return x + einsum(target - coeff, unit[None], "... k, k d_model -> ... d_model")
+    coeff = einsum(x, unit, "... d_model, d_model -> ...")
+    _checks.finite_via(coeff, x=x)
+    # A broadcast product, not a k = 1 matmul: the outer product is memory-bound either way.
+    return x + (target - coeff)[..., None] * unit
 
 
 def patch_projection(
@@ -124,14 +133,17 @@ def patch_projection(
         >>> patch_projection(torch.tensor([3.0, 4.0]), torch.tensor([7.0, -1.0]), b)
         tensor([7., 4.])
     """
-    if torch.broadcast_shapes(source.shape, x.shape) != x.shape:
+    _checks.same_width(source, x, "source", "x")
+    if not _checks.broadcasts_to(source.shape, x.shape):
         raise ValueError(
             f"source of shape {tuple(source.shape)} does not broadcast to x's shape"
             f" {tuple(x.shape)}: pass one source row per x row, or one for all."
         )
+    _checks.same_width(x, basis, "x", "basis")
     basis = basis.to(dtype=x.dtype, device=x.device)
-    _checks.same_width(source, basis, "source", "basis")
-    delta = _coefficients(source.to(dtype=x.dtype, device=x.device), basis) - _coefficients(x, basis)
+    # One coefficient product on the difference: fewer passes over the activations.
+    delta = einsum(source.to(x) - x, basis, "... d_model, k d_model -> ... k")
+    _checks.finite_via(delta, x=x, source=source, basis=basis)
     return x + einsum(delta, basis, "... k, k d_model -> ... d_model")
 
 
@@ -163,5 +175,6 @@ def ablate(
     basis = basis.to(dtype=x.dtype, device=x.device)
     coeffs = -_coefficients(x, basis)
     if mean is not None:
-        coeffs = coeffs + _coefficients(mean.to(dtype=x.dtype, device=x.device), basis)
+        mean = mean.to(dtype=x.dtype, device=x.device)
+        coeffs = coeffs + _coefficients(mean, basis, ("mean", "basis"))
     return x + einsum(coeffs, basis, "... k, k d_model -> ... d_model")

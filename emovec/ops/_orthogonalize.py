@@ -51,10 +51,10 @@ def orthogonalize_set(
         ValueError: On an unknown method, no rows, NaN or Inf, or linearly dependent rows.
 
     Example:
-        >>> v = torch.tensor([[1.0, 0.2], [0.2, 1.0]])
+        >>> v = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
         >>> orthogonalize_set(v, method="symmetric").round(decimals=4)
-        tensor([[ 0.9806, -0.1961],
-                [-0.1961,  0.9806]])
+        tensor([[ 0.5145,  0.8575],
+                [ 0.8575, -0.5145]])
     """
     if method == "gram_schmidt":
         return orthonormalize(vectors, rtol=rtol)

@@ -11,11 +11,12 @@ from . import _checks
 def _coefficients(
     x: Float[Tensor, "*batch d_model"],
     basis: Float[Tensor, "k d_model"],
+    names: tuple[str, str] = ("x", "basis"),
 ) -> Float[Tensor, "*batch k"]:
     """Coordinates of `x` along the rows of `basis`, validated (private; shared by the ops)."""
-    _checks.same_width(x, basis, "x", "basis")
+    _checks.same_width(x, basis, *names)
     coeffs = einsum(x, basis, "... d_model, k d_model -> ... k")
-    _checks.finite_via(coeffs, x=x, basis=basis)
+    _checks.finite_via(coeffs, **dict(zip(names, (x, basis), strict=True)))
     return coeffs
 
 
@@ -95,17 +96,16 @@ def orthonormalize(
         ValueError: On no rows, NaN or Inf, or linearly dependent rows.
 
     Example:
-        >>> v = torch.tensor([[2.0, 0.0], [1.0, -3.0]])
-        >>> orthonormalize(v)
-        tensor([[ 1.,  0.],
-                [ 0., -1.]])
+        >>> orthonormalize(torch.tensor([[3.0, 4.0], [1.0, 0.0]]))
+        tensor([[ 0.6000,  0.8000],
+                [ 0.8000, -0.6000]])
     """
     _checks.nonempty(vectors, "vectors")
     _checks.finite(vectors, "vectors")
     work = _checks.linalg_dtype(vectors)
     k, d = work.shape
-    if k > d:
-        _checks.full_rank(work.new_zeros(0), k, d, "vectors", rtol=rtol, dtype=work.dtype)
+    if k > d:  # more rows than dimensions: dependent; say how dependent
+        _checks.full_rank(torch.linalg.svdvals(work), k, d, "vectors", rtol=rtol, dtype=work.dtype)
     q, r = torch.linalg.qr(work.mT)
     # R has the singular values of `vectors` (Q has orthonormal columns), at k x k instead of
     # k x d_model cost.
