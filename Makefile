@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.emovec-installed
 
-.PHONY: install demo test lint typecheck bench docs fetch clean
+.PHONY: install demo test lint typecheck bench docs fetch browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ fetch: $(STAMP)
 demo: fetch
 	$(VENV)/bin/emovec demo
 
-test: fetch
+# The report test renders HTML in headless Chromium; install Debian's when we may (root, apt).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	  || echo "note: chromium not installed; the headless-browser report test will be skipped"; }
+
+test: fetch browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -36,6 +42,9 @@ typecheck: $(STAMP)
 
 bench: fetch
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict -d site
 
 clean:
 	rm -rf $(VENV) build *.egg-info

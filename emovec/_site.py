@@ -65,8 +65,8 @@ def parse_sites(spec: "str | int | Site | list[str | int | Site]", n_layers: int
     """Expand a site spec: a list, `"all"`, a range `"4:20"` or comma list `"3,8,resid_pre.5"`.
 
     Example:
-        >>> [str(s) for s in parse_sites("0:3", 30)]
-        ['resid_post.0', 'resid_post.1', 'resid_post.2']
+        >>> print(*parse_sites("0:3", 30))
+        resid_post.0 resid_post.1 resid_post.2
     """
     if isinstance(spec, (list, tuple)):
         return [Site.parse(s).check(n_layers) for s in spec]
