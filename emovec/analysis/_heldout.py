@@ -1,0 +1,220 @@
+"""Held-out identification: do vectors from some topics name the emotion of unseen stories?
+
+Stories are split by topic (never by story: two stories about one topic share words that would
+leak). Vectors come from the training topics through the extraction code itself; each held-out
+story's mean activation (from the same start token) is centred on the training stories' mean
+over emotions and scored against every vector. The template control (vectors from sentences
+that only name the emotion, same code, same neutral denoising) is scored on the same stories.
+"""
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from emovec._site import Site, parse_sites
+from emovec.extract import (
+    TEMPLATES,
+    Recipe,
+    RowMoments,
+    build_vectors,
+    capture_stream,
+    collect_statistics,
+    field_of,
+    story_items,
+    template_records,
+)
+from emovec.ops import cosine_matrix, scores
+
+METRICS = ("projection", "cosine")
+
+
+def topk_accuracy(logits: Float[Tensor, "n emotion"], labels: Int[Tensor, " n"], k: int) -> float:
+    """Share of rows whose true label is among the `k` highest scores.
+
+    Example:
+        >>> s = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5]])
+        >>> topk_accuracy(s, torch.tensor([0, 1]), 1), topk_accuracy(s, torch.tensor([0, 1]), 2)
+        (0.5, 1.0)
+    """
+    top = logits.topk(min(k, logits.shape[1]), dim=1).indices
+    return float((top == labels[:, None]).any(1).double().mean())
+
+
+@dataclass(frozen=True)
+class SiteIdentification:
+    """Held-out accuracy at one site, for the story vectors and the template control."""
+
+    site: Site
+    story_top1: float
+    story_top5: float
+    template_top1: float | None
+    template_top5: float | None
+
+
+@dataclass(frozen=True)
+class HeldoutIdentification:
+    """Per-site accuracies, with the split and the chance level."""
+
+    rows: tuple[SiteIdentification, ...]
+    chance: float
+    n_emotions: int
+    n_train: int
+    n_test: int
+    test_topics: tuple[str, ...]
+    metric: str
+
+    @property
+    def best(self) -> SiteIdentification:
+        return max(self.rows, key=lambda r: r.story_top1)
+
+    def table(self) -> str:
+        lines = [f"{'site':16s} {'story@1':>8s} {'story@5':>8s} {'tmpl@1':>8s} {'tmpl@5':>8s}"]
+        for r in self.rows:
+            t1 = "-" if r.template_top1 is None else f"{r.template_top1:.3f}"
+            t5 = "-" if r.template_top5 is None else f"{r.template_top5:.3f}"
+            lines.append(
+                f"{str(r.site):16s} {r.story_top1:8.3f} {r.story_top5:8.3f} {t1:>8s} {t5:>8s}"
+            )
+        lines.append(
+            f"{self.n_test} held-out stories on {len(self.test_topics)} topics, {self.n_train}"
+            f" training stories; {self.n_emotions} emotions, chance@1 = {self.chance:.4f}"
+            f" (@5 = {min(1.0, 5 * self.chance):.4f}); readout: {self.metric}"
+        )
+        return "\n".join(lines)
+
+
+def split_topics(
+    records: Sequence[Any], *, test_fraction: float, seed: int
+) -> tuple[list[Any], list[Any], tuple[str, ...]]:
+    """Train and test stories, split by topic (a seeded shuffle of the sorted topics)."""
+    topic_of = [field_of(r, "topic") for r in records]
+    topics = sorted({str(t) for t in topic_of if t is not None})
+    if len(topics) < 2 or any(t is None for t in topic_of):
+        raise ValueError("A topic split needs a 'topic' on every story and at least 2 topics.")
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}.")
+    random.Random(seed).shuffle(topics)
+    n_test = min(max(1, round(test_fraction * len(topics))), len(topics) - 1)
+    test = set(topics[:n_test])
+    train = [r for r, t in zip(records, topic_of, strict=True) if str(t) not in test]
+    held = [r for r, t in zip(records, topic_of, strict=True) if str(t) in test]
+    return train, held, tuple(sorted(test))
+
+
+def heldout_identification(
+    backend: Any,
+    stories: Iterable[Any],
+    neutral: Iterable[Any] | None = None,
+    *,
+    sites: "str | Sequence[Site | str | int]" = "all",
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    metric: str = "projection",
+    templates: Sequence[str] | None = TEMPLATES,
+    start: int = 50,
+    neutral_variance: float = 0.5,
+    pca_mode: str = "dialogue",
+    batch_tokens: int = 4096,
+    progress: bool = True,
+) -> HeldoutIdentification:
+    """Leave-topics-out identification accuracy of story vectors and of the template control.
+
+    Args:
+        backend: An emovec backend.
+        stories: Records with `emotion`, `text` and `topic` (mappings or objects such as
+            `emovec.corpus.Record`; held in memory for the split).
+        neutral: Neutral texts for denoising (one pass, shared by both vector sets).
+        sites: Sites to evaluate.
+        test_fraction: Share of topics held out.
+        seed: Seed of the topic shuffle.
+        metric: "projection" (the paper's probe readout, `emovec.ops.scores`) or "cosine".
+        templates: Template sentences for the control; None skips it.
+        start, neutral_variance, pca_mode, batch_tokens: As in `extract_vectors`.
+        progress: Show progress bars on stderr.
+
+    Returns:
+        A `HeldoutIdentification` with top-1 and top-5 accuracy per site.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
+    train, held, test_topics = split_topics(list(stories), test_fraction=test_fraction, seed=seed)
+    recipe = Recipe(start, neutral_variance, pca_mode, batch_tokens)
+    site_list = parse_sites(sites if isinstance(sites, str) else list(sites), backend.n_layers)
+    story_stats, neutral_stats, corpus = collect_statistics(
+        backend, train, neutral, site_list, recipe, progress=progress
+    )
+    vectors = build_vectors(backend, story_stats, neutral_stats, recipe, corpus)
+    control = None
+    if templates is not None:
+        t_stats, _, t_corpus = collect_statistics(
+            backend,
+            template_records(vectors.emotions, templates),
+            None,
+            site_list,
+            recipe,
+            emotions=vectors.emotions,
+            progress=progress,
+        )
+        control = build_vectors(backend, t_stats, neutral_stats, recipe, t_corpus)
+    centre = story_stats.emotion_means().mean(0)  # [site, d_model], the train grand mean
+    acts, labels = _held_out_means(backend, held, site_list, recipe, vectors.emotions, progress)
+    rows = []
+    for j, site in enumerate(site_list):
+        x = acts[:, j] - centre[j].to(acts.dtype)
+        story = _readout(x, vectors.at(site), metric)
+        tmpl = None if control is None else _readout(x, control.at(site), metric)
+        rows.append(
+            SiteIdentification(
+                site,
+                topk_accuracy(story, labels, 1),
+                topk_accuracy(story, labels, 5),
+                None if tmpl is None else topk_accuracy(tmpl, labels, 1),
+                None if tmpl is None else topk_accuracy(tmpl, labels, 5),
+            )
+        )
+    n = len(vectors.emotions)
+    return HeldoutIdentification(
+        tuple(rows), 1.0 / n, n, len(train), len(held), test_topics, metric
+    )
+
+
+def _readout(
+    x: Float[Tensor, "n d_model"], vectors: Float[Tensor, "emotion d_model"], metric: str
+) -> Float[Tensor, "n emotion"]:
+    vectors = vectors.to(x.dtype)
+    return scores(x, vectors) if metric == "projection" else cosine_matrix(x, vectors)
+
+
+def _held_out_means(
+    backend: Any,
+    held: Sequence[Any],
+    sites: Sequence[Site],
+    recipe: Recipe,
+    emotions: Sequence[str],
+    progress: bool,
+) -> tuple[Float[Tensor, "n site d_model"], Int[Tensor, " n"]]:
+    index = {e: i for i, e in enumerate(emotions)}
+    unknown = sorted({str(field_of(r, "emotion")) for r in held} - set(index))
+    if unknown:
+        raise ValueError(f"Held-out stories have emotions with no training story: {unknown[:5]}.")
+    rows, labels = [], []
+    stream = capture_stream(
+        backend,
+        story_items(held),
+        sites,
+        RowMoments(recipe.start),
+        batch_tokens=recipe.batch_tokens,
+        window=recipe.window,
+        max_tokens=recipe.max_tokens,
+        progress="held-out stories" if progress else False,
+        total=len(held),
+    )
+    for items, captured in stream:
+        rows.append(torch.stack([captured[s][:, :-2] for s in sites], dim=1))
+        labels.extend(index[it.label or ""] for it in items)
+    return torch.cat(rows).double(), torch.tensor(labels, dtype=torch.long)

@@ -1,0 +1,262 @@
+"""`emovec extract` (corpus -> EmotionVectors bundle) and `emovec vectors info BUNDLE`.
+
+`--corpus` is a corpus folder made by `emovec corpus` (with `manifest.json`; read with
+`emovec.corpus.load_corpus`, hash-checked), or any JSONL file or folder of `*.jsonl` files
+with one record per line: `kind` ("story" or "neutral"), `text`, and for stories `emotion`
+(plus optional `id`, `topic`); those are streamed, never held in memory. The default is the
+corpus shipped in `emovec/data/corpus/default`. The run is checkpointed next to the bundle; a
+killed run continues with `--resume`.
+"""
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ._options import add_model_options, add_out_option, apply_config
+
+BUNDLE_NAME = "emotion_vectors.safetensors"
+SHIPPED = "data/corpus/default"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "extract",
+        help="extract emotion vectors from a story corpus (the paper's recipe)",
+        description="Stream stories and neutral dialogues through the model and write an"
+        " EmotionVectors bundle (emotion mean minus the mean over emotions, neutral PCs"
+        " projected out, unit length).",
+    )
+    add_model_options(parser)
+    add_out_option(parser, "runs/vectors")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="corpus folder (emovec corpus), JSONL file or folder of *.jsonl (default: shipped)",
+    )
+    parser.add_argument(
+        "--start-token", type=int, default=50, help="average from this token on (default 50)"
+    )
+    parser.add_argument(
+        "--neutral-variance",
+        type=float,
+        default=0.5,
+        help="neutral variance fraction whose PCs are projected out; 0 = none (default 0.5)",
+    )
+    parser.add_argument(
+        "--pca-mode",
+        choices=("dialogue", "token"),
+        default="dialogue",
+        help="neutral PCA over per-dialogue means or over tokens (default dialogue)",
+    )
+    parser.add_argument(
+        "--batch-tokens", type=int, default=4096, help="padded tokens per forward (default 4096)"
+    )
+    parser.add_argument("--max-tokens", type=int, help="truncate longer texts (default: none)")
+    parser.add_argument(
+        "--per-emotion", type=int, help="use only the first N stories of each emotion"
+    )
+    parser.add_argument("--max-neutral", type=int, help="use only the first N neutral texts")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=20, help="batches between checkpoints (default 20)"
+    )
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    again.add_argument("--force", action="store_true", help="start over, overwriting the output")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run_extract, _defaults=_defaults(parser))
+
+    vectors = sub.add_parser("vectors", help="inspect an EmotionVectors bundle")
+    vsub = vectors.add_subparsers(dest="vectors_command", metavar="ACTION", required=True)
+    info = vsub.add_parser("info", help="print a bundle's metadata")
+    info.add_argument("bundle", type=Path, help="a .safetensors bundle (or its folder)")
+    info.add_argument("--json", action="store_true", help="print the full metadata as JSON")
+    info.set_defaults(func=run_info)
+
+
+def _defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
+    return {a.dest: a.default for a in parser._actions if a.dest != "help"}
+
+
+def bundle_path(out: Path) -> Path:
+    """`--out` names a folder (the bundle goes inside) or a `.safetensors` file."""
+    return out if out.suffix == ".safetensors" else out / BUNDLE_NAME
+
+
+class JsonlRecords:
+    """Re-iterable stream of one `kind` of record from JSONL files (never all in memory)."""
+
+    def __init__(
+        self,
+        files: list[Path],
+        kind: str,
+        *,
+        per_emotion: int | None = None,
+        limit: int | None = None,
+    ):
+        self.files, self.kind, self.per_emotion, self.limit = files, kind, per_emotion, limit
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        taken: dict[str, int] = {}
+        count = 0
+        for path in self.files:
+            with path.open(encoding="utf-8") as handle:
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError as err:
+                        raise ValueError(f"{path}:{number}: not valid JSON ({err.msg}).") from None
+                    kind = record.get("kind") or ("story" if "emotion" in record else "neutral")
+                    if kind != self.kind:
+                        continue
+                    if self.per_emotion is not None:
+                        emotion = str(record.get("emotion"))
+                        if taken.get(emotion, 0) >= self.per_emotion:
+                            continue
+                        taken[emotion] = taken.get(emotion, 0) + 1
+                    if self.limit is not None and count >= self.limit:
+                        return
+                    count += 1
+                    record.setdefault("id", f"{path.name}:{number}")
+                    yield record
+
+
+def open_corpus(
+    corpus: Path | None, *, per_emotion: int | None, max_neutral: int | None
+) -> tuple[Iterable[Any], Iterable[Any], dict[str, Any]]:
+    """Stories, neutral texts and provenance for `--corpus` (None: the shipped default)."""
+    if corpus is None or (corpus / "manifest.json").is_file():
+        if (
+            corpus is None
+            and not resources.files("emovec").joinpath(SHIPPED, "manifest.json").is_file()
+        ):
+            raise ValueError(
+                f"No corpus shipped with this install (emovec/{SHIPPED}): pass --corpus."
+            )
+        from emovec.corpus import load_corpus
+
+        loaded = load_corpus(corpus)
+        stories = _first_per_emotion(loaded.stories, per_emotion)
+        neutral = list(loaded.neutral)[:max_neutral]
+        info = {"source": loaded.source, "content_hash": loaded.manifest.get("content_hash")}
+        return stories, neutral, info
+    if corpus.is_dir():
+        files = sorted(corpus.rglob("*.jsonl"))
+    elif corpus.is_file():
+        files = [corpus]
+    else:
+        raise ValueError(f"Corpus {corpus} does not exist.")
+    if not files:
+        raise ValueError(f"Corpus folder {corpus} holds no *.jsonl files.")
+    stories = JsonlRecords(files, "story", per_emotion=per_emotion)
+    neutral = JsonlRecords(files, "neutral", limit=max_neutral)
+    return stories, neutral, {"source": str(corpus)}
+
+
+def _first_per_emotion(records: Iterable[Any], limit: int | None) -> list[Any]:
+    if limit is None:
+        return list(records)
+    taken: dict[str, int] = {}
+    kept = []
+    for record in records:
+        emotion = str(getattr(record, "emotion", None))
+        if taken.get(emotion, 0) < limit:
+            taken[emotion] = taken.get(emotion, 0) + 1
+            kept.append(record)
+    return kept
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    import emovec
+    from emovec.extract import extract_vectors
+
+    args = apply_config(args, args._defaults)
+    out = bundle_path(args.out)
+    checkpoint = out.with_name(out.stem + ".checkpoint.safetensors")
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} exists: pass --force to overwrite it.")
+    if checkpoint.exists() and not (args.resume or args.force):
+        raise ValueError(
+            f"An interrupted run left {checkpoint}: pass --resume to continue it or --force to"
+            " start over."
+        )
+    stories, neutral, info = open_corpus(
+        args.corpus, per_emotion=args.per_emotion, max_neutral=args.max_neutral
+    )
+    has_neutral = next(iter(neutral), None) is not None
+    if not has_neutral and args.neutral_variance > 0:
+        raise ValueError(
+            f"Corpus {info['source']} has no neutral texts (kind 'neutral') for denoising: add some, or"
+            " pass --neutral-variance 0 (residual norms are then measured on the stories)."
+        )
+    started = time.perf_counter()
+    backend = emovec.load_backend(args.model, adapter=args.adapter)
+    bundle = extract_vectors(
+        backend,
+        stories,
+        neutral if has_neutral else None,
+        sites=args.sites,
+        start=args.start_token,
+        neutral_variance=args.neutral_variance,
+        pca_mode=args.pca_mode,
+        batch_tokens=args.batch_tokens,
+        max_tokens=args.max_tokens,
+        checkpoint=checkpoint,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        progress=not args.quiet,
+        corpus_info=info,
+    )
+    bundle.save(out)
+    checkpoint.unlink(missing_ok=True)
+    corpus = bundle.metadata["corpus"]
+    print(
+        f"wrote {out}: {len(bundle.emotions)} emotions x {len(bundle.sites)} sites"
+        f" (d_model {bundle.d_model}) from {corpus['n_stories']} stories and"
+        f" {corpus['n_neutral']} neutral texts in {time.perf_counter() - started:.0f} s"
+    )
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from emovec.vectors import EmotionVectors
+
+    bundle = EmotionVectors.load(bundle_path(args.bundle))
+    meta = dict(bundle.metadata)
+    if args.json:
+        json.dump(meta | {"emotions": list(bundle.emotions)}, sys.stdout, indent=2)
+        print()
+        return 0
+    model = meta.get("model") or {}
+    recipe = meta.get("recipe") or {}
+    corpus = meta.get("corpus") or {}
+    sha = model.get("weights_sha256")
+    lines = [
+        f"file        {meta.get('path')}",
+        f"model       {model.get('model_id')} (weights sha256 {sha[:16] + '...' if sha else '-'})",
+        f"shape       {len(bundle.emotions)} emotions x {len(bundle.sites)} sites x d_model"
+        f" {bundle.d_model} (model has {meta.get('n_layers')} layers)",
+        f"emotions    {', '.join(bundle.emotions[:8])}{' ...' if len(bundle.emotions) > 8 else ''}",
+        f"recipe      start token {recipe.get('start')}, neutral variance"
+        f" {recipe.get('neutral_variance')} ({recipe.get('pca_mode')} PCA)",
+        f"corpus      {corpus.get('n_stories')} stories, {corpus.get('n_neutral')} neutral texts,"
+        f" sha256 {str(corpus.get('sha256'))[:16]}... ({corpus.get('source', '-')})",
+        f"made        {meta.get('created')} by emovec {meta.get('emovec_version')}"
+        f" ({meta.get('adapter')} adapter)",
+        "",
+        f"{'site':16s} {'resid norm':>10s} {'PCs removed':>11s}",
+    ]
+    norms = meta.get("residual_norms") or {}
+    removed = meta.get("neutral_pcs_removed") or {}
+    for site in bundle.sites:
+        norm = norms.get(str(site))
+        shown = "-" if norm is None else f"{norm:10.2f}"
+        lines.append(f"{str(site):16s} {shown:>10s} {removed.get(str(site), '-'):>11}")
+    print("\n".join(lines))
+    return 0

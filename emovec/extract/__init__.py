@@ -1,0 +1,56 @@
+"""Extraction: the paper's recipe for emotion vectors, streamed, batched and resumable.
+
+`extract_vectors(backend, stories, neutral)` returns an `emovec.vectors.EmotionVectors`;
+`template_vectors` runs the same code on sentences that only name each emotion (the control).
+The pieces are public for other workflows: `capture_stream` (length-bucketed, right-padded,
+many sites per forward), the reducers `RowMoments`/`TokenMoments`, the running statistics, and
+the recipe's pure maths (`emotion_directions`, `neutral_components`, `finish_vectors`).
+"""
+
+from ._capture import Item as Item
+from ._capture import NeutralStatistics as NeutralStatistics
+from ._capture import RowMoments as RowMoments
+from ._capture import StoryStatistics as StoryStatistics
+from ._capture import TokenMoments as TokenMoments
+from ._capture import bucket as bucket
+from ._capture import capture_stream as capture_stream
+from ._checkpoint import Checkpoint as Checkpoint
+from ._checkpoint import CheckpointMismatchError as CheckpointMismatchError
+from ._control import TEMPLATES as TEMPLATES
+from ._control import template_records as template_records
+from ._control import template_vectors as template_vectors
+from ._recipe import Recipe as Recipe
+from ._recipe import build_vectors as build_vectors
+from ._recipe import collect_statistics as collect_statistics
+from ._recipe import emotion_directions as emotion_directions
+from ._recipe import extract_vectors as extract_vectors
+from ._recipe import field_of as field_of
+from ._recipe import finish_vectors as finish_vectors
+from ._recipe import neutral_components as neutral_components
+from ._recipe import neutral_items as neutral_items
+from ._recipe import story_items as story_items
+
+__all__ = [
+    "TEMPLATES",
+    "Checkpoint",
+    "CheckpointMismatchError",
+    "Item",
+    "NeutralStatistics",
+    "Recipe",
+    "RowMoments",
+    "StoryStatistics",
+    "TokenMoments",
+    "bucket",
+    "build_vectors",
+    "capture_stream",
+    "collect_statistics",
+    "emotion_directions",
+    "extract_vectors",
+    "field_of",
+    "finish_vectors",
+    "neutral_components",
+    "neutral_items",
+    "story_items",
+    "template_records",
+    "template_vectors",
+]

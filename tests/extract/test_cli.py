@@ -1,0 +1,72 @@
+import json
+
+import pytest
+
+from emovec import cli
+from emovec.vectors import EmotionVectors
+from tests.conftest import tiny_llama
+
+from .conftest import toy_neutral, toy_stories
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, tokenizer):
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny_llama().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.jsonl"
+    stories = [dict(s, kind="story") for s in toy_stories(per_cell=1)[::2]]
+    neutral = [{"kind": "neutral", "text": t} for t in toy_neutral(3)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in stories + neutral))
+    return path
+
+
+@pytest.fixture
+def emovec_main(monkeypatch):
+    if "_extract" not in cli.COMMANDS:
+        monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, "_extract"))
+    return cli.main
+
+
+def test_extract_writes_a_bundle_and_info_reads_it(
+    emovec_main, model_dir, corpus, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    argv = ["extract", "--model", str(model_dir), "--corpus", str(corpus), "--out", str(out)]
+    argv += ["--sites", "0:2", "--start-token", "4", "--quiet"]
+    assert emovec_main(argv) == 0
+    bundle = out / "emotion_vectors.safetensors"
+    ev = EmotionVectors.load(bundle)
+    assert len(ev.emotions) == 4 and [str(s) for s in ev.sites] == ["resid_post.0", "resid_post.1"]
+    assert ev.metadata["corpus"]["source"] == str(corpus)
+    assert not list(out.glob("*.checkpoint.safetensors"))
+    assert "wrote" in capsys.readouterr().out
+
+    assert emovec_main(argv) == 1  # refuses to overwrite
+    assert "pass --force" in capsys.readouterr().err
+
+    assert emovec_main(["vectors", "info", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "4 emotions x 2 sites" in shown and "resid_post.1" in shown
+    assert emovec_main(["vectors", "info", str(bundle), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["recipe"]["start"] == 4
+
+
+def test_a_left_over_checkpoint_needs_resume_or_force(emovec_main, corpus, tmp_path, capsys):
+    out = tmp_path / "v.safetensors"
+    (tmp_path / "v.checkpoint.safetensors").write_bytes(b"partial")
+    assert emovec_main(["extract", "--corpus", str(corpus), "--out", str(out)]) == 1
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_info_on_a_corrupt_file_is_one_clear_line(emovec_main, tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 20)
+    assert emovec_main(["vectors", "info", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.safetensors" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,81 @@
+"""Extraction on the real embedded model (SmolLM2-135M-Instruct): a small hand-written slice."""
+
+import pytest
+import torch
+
+import emovec
+from emovec.extract import extract_vectors
+from emovec.vectors import EmotionVectors, ModelMismatchError
+
+pytestmark = pytest.mark.real
+
+STORIES = {
+    "afraid": [
+        "The stairwell light clicked off behind Maya, and the footsteps below her stopped when"
+        " she stopped. She pressed her back to the cold wall, keys digging into her palm, and"
+        " tried not to breathe. Somewhere beneath her a door creaked open, slowly, and her heart"
+        " hammered so loudly she was sure whoever was there could hear it.",
+        "I read the letter from the clinic three times. My hands would not stop shaking, and the"
+        " words about further tests kept sliding around the page. I checked the locks twice,"
+        " sat on the kitchen floor, and stared at the phone, waiting for it to ring and dreading"
+        " that it would.",
+    ],
+    "happy": [
+        "When the acceptance email arrived, Tom read it out loud twice and then ran down the"
+        " hall to find his sister. They jumped around the kitchen like children, laughing,"
+        " knocking over a chair, and he called his grandmother with a grin so wide it hurt. The"
+        " whole evening felt golden and light.",
+        "The puppy tumbled out of the crate and straight into my lap, licking my chin. I could"
+        " not stop laughing. We spent the afternoon in the park, sun on our faces, and every"
+        " time she chased a leaf and rolled over in the grass I felt like singing.",
+    ],
+    "angry": [
+        "The landlord smiled as he kept the whole deposit for a scratch that was there when"
+        " they moved in. Rosa's jaw clenched. She slammed the folder on the counter, her voice"
+        " rising, and told him exactly what she thought of his lies while her face burned red.",
+        "For the third time that week my coworker presented my analysis as his own. I gripped"
+        " the edge of the desk until my knuckles went white, marched into the manager's office,"
+        " and shut the door hard enough to rattle the glass.",
+    ],
+}
+
+NEUTRAL = [
+    "Human: How do I reverse a list in Python?\n\nAssistant: Use slicing: my_list[::-1] returns"
+    " a reversed copy, and my_list.reverse() reverses the list in place.\n\nHuman: Which one is"
+    " faster?\n\nAssistant: Both are linear time; reverse() avoids allocating a new list.",
+    "Human: What is the boiling point of water at sea level?\n\nAssistant: 100 degrees Celsius,"
+    " or 212 degrees Fahrenheit, at standard atmospheric pressure.\n\nHuman: And on a high"
+    " mountain?\n\nAssistant: Lower, because the air pressure is lower; at 3000 metres it is"
+    " about 90 degrees Celsius.",
+    "Human: Summarise the meeting notes: budget approved, hiring paused, launch moved to May."
+    "\n\nAssistant: The budget was approved, hiring is on hold, and the launch date is now May."
+    "\n\nHuman: Format it as a list.\n\nAssistant: - Budget approved\n- Hiring paused\n- Launch"
+    " moved to May",
+]
+
+
+@pytest.fixture(scope="module")
+def real_backend():
+    return emovec.load_backend()
+
+
+def test_real_model_bundle_loads_and_checks(real_backend, tmp_path):
+    records = [
+        {"id": f"{e}-{i}", "emotion": e, "text": t}
+        for e, texts in STORIES.items()
+        for i, t in enumerate(texts)
+    ]
+    ev = extract_vectors(real_backend, records, NEUTRAL, progress=False)
+    assert ev.vectors.shape == (3, real_backend.n_layers, real_backend.d_model)
+    torch.testing.assert_close(ev.vectors.norm(dim=-1), torch.ones(3, real_backend.n_layers))
+    meta = ev.metadata
+    assert meta["model"]["weights_sha256"] == real_backend.source["weights_sha256"]
+    assert meta["model"]["model_id"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert all(n > 0 for n in meta["residual_norms"].values())
+    path = ev.save(tmp_path / "real.safetensors")
+    back = EmotionVectors.load(path).check(real_backend)
+    torch.testing.assert_close(back.vectors, ev.vectors, atol=0, rtol=0)
+    with pytest.raises(ModelMismatchError):
+        EmotionVectors(
+            back.vectors, back.emotions, back.sites, {**back.metadata, "n_layers": 12}
+        ).check(real_backend)

@@ -1,0 +1,146 @@
+import os
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from emovec import Site
+from emovec.vectors import (
+    EmotionVectors,
+    ModelMismatchError,
+    UnknownNameError,
+    VectorFileError,
+    write_atomic,
+)
+
+EMOTIONS = ("calm", "afraid", "happy", "hopeful")
+SITES = (Site(2), Site(5, "resid_pre"))
+SHA = "ab" * 32
+
+
+def _bundle(d: int = 6) -> EmotionVectors:
+    v = torch.randn(len(EMOTIONS), len(SITES), d, generator=torch.Generator().manual_seed(0))
+    meta = {
+        "model": {"model_id": "org/model", "weights_sha256": SHA},
+        "d_model": d,
+        "n_layers": 8,
+        "residual_norms": {"resid_post.2": 3.5, "resid_pre.5": 7.25},
+        "recipe": {"start": 50, "neutral_variance": 0.5},
+    }
+    return EmotionVectors(v / v.norm(dim=-1, keepdim=True), EMOTIONS, SITES, meta)
+
+
+def _backend(d_model=6, n_layers=8, model_id="org/model", sha=SHA):
+    return SimpleNamespace(
+        d_model=d_model, n_layers=n_layers, model_id=model_id, source={"weights_sha256": sha}
+    )
+
+
+def test_round_trip_keeps_everything(tmp_path):
+    ev = _bundle()
+    path = ev.save(tmp_path / "v.safetensors")
+    back = EmotionVectors.load(path)
+    assert back.emotions == ev.emotions and back.sites == ev.sites
+    torch.testing.assert_close(back.vectors, ev.vectors, atol=0, rtol=0)
+    assert {k: v for k, v in back.metadata.items() if k != "path"} == ev.metadata
+    assert back.metadata["path"] == str(path)
+
+
+def test_lookups():
+    ev = _bundle()
+    torch.testing.assert_close(ev.at("resid_pre.5"), ev.vectors[:, 1])
+    torch.testing.assert_close(ev.vector("happy", Site(2)), ev.vectors[2, 0])
+    assert ev.at(2).shape == (4, 6)  # a bare layer number means resid_post
+    assert ev.residual_norm("resid_pre.5") == 7.25
+    assert ev.index("hopeful") == 3
+    with pytest.raises(UnknownNameError, match="Did you mean 'hopeful'"):
+        ev.index("hopefull")
+    with pytest.raises(KeyError, match="No site resid_post.3"):
+        ev.at(3)
+
+
+def test_select_reorders_and_subsets():
+    ev = _bundle()
+    sub = ev.select(["happy", "calm"], sites=["resid_pre.5"])
+    assert sub.emotions == ("happy", "calm") and sub.sites == (Site(5, "resid_pre"),)
+    torch.testing.assert_close(sub.vectors[:, 0], ev.vectors[[2, 0], 1])
+
+
+def test_invalid_bundles_are_refused():
+    with pytest.raises(ValueError, match=r"\[emotion, site, d_model\]"):
+        EmotionVectors(torch.zeros(2, 1, 3), ("a",), (Site(0),))
+    with pytest.raises(ValueError, match="Duplicate emotion 'a'"):
+        EmotionVectors(torch.zeros(2, 1, 3), ("a", "a"), (Site(0),))
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "v.safetensors"
+    _bundle().save(path)
+    before = path.read_bytes()
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        _bundle(d=6).select(["calm", "afraid"]).save(path)
+    assert path.read_bytes() == before  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.safetensors"]  # no temp file left
+
+
+def test_write_atomic_replaces_whole_files(tmp_path):
+    path = tmp_path / "sub" / "f.bin"
+    write_atomic(path, b"one")
+    write_atomic(path, b"two!")
+    assert path.read_bytes() == b"two!"
+
+
+@pytest.mark.parametrize("cut", [0, 5, 100, -10])
+def test_truncated_files_give_a_clear_error(tmp_path, cut):
+    good = _bundle().save(tmp_path / "good.safetensors").read_bytes()
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(good[:cut])
+    with pytest.raises(VectorFileError, match=r"bad\.safetensors .*(truncated or corrupt)"):
+        EmotionVectors.load(bad)
+
+
+def test_corrupt_and_foreign_files_give_a_clear_error(tmp_path):
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(os.urandom(256))
+    with pytest.raises(VectorFileError, match="garbage.safetensors"):
+        EmotionVectors.load(garbage)
+    foreign = tmp_path / "weights.safetensors"
+    save_file({"w": torch.zeros(2)}, foreign)
+    with pytest.raises(VectorFileError, match="weights.safetensors"):
+        EmotionVectors.load(foreign)
+    with pytest.raises(VectorFileError, match="Cannot read vector file .*missing"):
+        EmotionVectors.load(tmp_path / "missing.safetensors")
+
+
+def test_check_accepts_the_source_model():
+    ev = _bundle()
+    assert ev.check(_backend()) is ev
+
+
+@pytest.mark.parametrize(
+    ("backend", "match"),
+    [
+        (_backend(n_layers=12), "8 layers vs 12"),
+        (_backend(sha="cd" * 32), "weights sha256"),
+        (_backend(model_id="org/other", sha=None), "model 'org/model' vs 'org/other'"),
+    ],
+)
+def test_check_refuses_another_model_unless_allowed(backend, match):
+    ev = _bundle()
+    with pytest.raises(ModelMismatchError, match=match):
+        ev.check(backend)
+    assert ev.check(backend, allow_mismatch=True) is ev
+
+
+def test_width_and_missing_layers_are_refused_even_with_the_override():
+    ev = _bundle()
+    with pytest.raises(ModelMismatchError, match="d_model=6 but org/model has d_model=8"):
+        ev.check(_backend(d_model=8), allow_mismatch=True)
+    with pytest.raises(ModelMismatchError, match="site resid_pre.5"):
+        ev.check(_backend(n_layers=4), allow_mismatch=True)
