@@ -133,8 +133,13 @@ class BackendBase(ABC):
         position_ids: Int[Tensor, "batch pos"] | None = None,
         past: Any = None,
         use_cache: bool = False,
+        last_logits_only: bool = False,
     ) -> ForwardOutput:
-        """One forward pass; every hook it installs is removed before it returns or raises."""
+        """One forward pass; every hook it installs is removed before it returns or raises.
+
+        `last_logits_only` asks the model for the last position's logits alone (HF's
+        `logits_to_keep=1`): capture needs none, and the head is a fifth of a small model.
+        """
 
     @abstractmethod
     @contextmanager
@@ -253,6 +258,7 @@ class BackendBase(ABC):
             sites=sites,
             reducer=reducer,
             position_ids=self._positions_if_left_padded(batch),
+            last_logits_only=True,
         )
         return out.captured
 

@@ -62,6 +62,7 @@ def generate_loop(
         sites=sites,
         position_ids=positions,
         use_cache=True,
+        last_logits_only=True,
     )
     view = StepView(0, ids, mask.bool(), positions, out.captured)
     for step in range(1, max_new_tokens + 1):

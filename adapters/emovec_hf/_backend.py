@@ -69,6 +69,7 @@ class HFBackend(BackendBase):
         position_ids: Tensor | None = None,
         past: Any = None,
         use_cache: bool = False,
+        last_logits_only: bool = False,
     ) -> ForwardOutput:
         store: dict[Site, Tensor] = {}
         with hooked(self.layers, edits, sites, attention_mask.bool(), reducer, store):
@@ -78,6 +79,7 @@ class HFBackend(BackendBase):
                 position_ids=position_ids,
                 past_key_values=past,
                 use_cache=use_cache,
+                **({"logits_to_keep": 1} if last_logits_only else {}),
             )
         return ForwardOutput(out.logits, store, out.past_key_values if use_cache else None)
 

@@ -76,6 +76,7 @@ class NNsightBackend(BackendBase):
         position_ids: Tensor | None = None,
         past: Any = None,
         use_cache: bool = False,
+        last_logits_only: bool = False,
     ) -> ForwardOutput:
         mask = attention_mask.bool()
         plans = plan_sites(edits, sites)
@@ -85,7 +86,8 @@ class NNsightBackend(BackendBase):
             inputs["position_ids"] = position_ids
         if past is not None:
             inputs["past_key_values"] = past
-        with self.model.trace(inputs, use_cache=use_cache):
+        extra = {"logits_to_keep": 1} if last_logits_only else {}
+        with self.model.trace(inputs, use_cache=use_cache, **extra):
             for site, plan in plans.items():
                 layer = self.layers[site.layer]
                 store: dict[Site, Tensor] = {}

@@ -69,12 +69,15 @@ class TransformerLensBackend(BackendBase):
         position_ids: Tensor | None = None,
         past: Any = None,
         use_cache: bool = False,
+        last_logits_only: bool = False,
     ) -> ForwardOutput:
         store: dict[Site, Tensor] = {}
         hooks = self._hooks(plan_sites(edits, sites), attention_mask.bool(), reducer, store)
         extra: dict[str, Any] = {}
         if position_ids is not None:
             extra["position_ids"] = position_ids
+        if last_logits_only:
+            extra["logits_to_keep"] = 1
         with self.model.hooks(fwd_hooks=hooks):
             if use_cache:
                 logits, past = self.model(
