@@ -1,0 +1,461 @@
+"""Emotion-vector work on a model hosted by NDIF, through nnsight's remote execution.
+
+`RemoteNNsightBackend` implements emovec's backend protocol (`capture`, `run`, `generate`)
+with one request per call: edits and reducers are compiled client-side into tensors
+(`_remote_compile`), the trace bodies in `_remote` hold only torch, and `Submission` (an
+nnsight backend) preflights each block (`_preflight`), sends it through a transport with
+retries (`_remote_transport`) and puts the saved values back into the caller's frame.
+"""
+
+import atexit
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from emovec._backend import BackendBase, ForwardOutput, Generation, Observer
+from emovec._batch import Reducer, TokenBatch, keep
+from emovec._edit import Edit
+from emovec._site import Site
+
+from . import _remote
+from ._backend import _LAYER_PATHS, _find
+from ._preflight import PreflightError, isolated_check, scan_tracer
+from ._remote_compile import compile_forward, compile_generation
+from ._remote_errors import (
+    ApiKeyError,
+    LocalWeightsError,
+    NotDeployedError,
+    RemoteExecutionError,
+    RemoteSetupError,
+    TransientRemoteError,
+    VersionMismatchError,
+    redact,
+)
+from ._remote_replay import replay
+from ._remote_sandbox import Sandbox
+from ._remote_transport import NDIFTransport, RemoteRequest, RetryPolicy, Transport
+
+_CHECKER: Sandbox | None = None
+
+
+def _checker() -> Sandbox:
+    """The process-wide sandbox used for isolated checks (no deployments: nothing runs)."""
+    global _CHECKER
+    if _CHECKER is None:
+        _CHECKER = Sandbox()
+        atexit.register(_CHECKER.close)
+    return _CHECKER
+
+
+class Submission:
+    """An nnsight backend: preflight the block, send it, put the saved values back."""
+
+    def __init__(self, owner: "RemoteNNsightBackend"):
+        self.owner = owner
+
+    def __call__(self, tracer: Any) -> None:
+        from nnsight.tracing.tracer import save
+        from nnsight.tracing.util import push
+
+        result = self.owner.submit(tracer)
+        for value in result.values():
+            save(value)  # so an enclosing trace or session keeps them, as nnsight's own does
+        push(tracer.info.frame, result)
+
+
+class RemoteNNsightBackend(BackendBase):
+    """emovec's backend over an nnsight model that runs on NDIF (`remote=True`).
+
+    Each `capture`/`run` is one request (a session of traced forwards; `capture_many` packs
+    several batches into one), each `generate` is one request (static edits, observers
+    replayed client-side from per-step activations). Before the first request it checks, and
+    says clearly, whether the model can run remotely at all: local weights, API key,
+    client/server nnsight versions, deployment.
+
+    Args:
+        model: An nnsight `TransformersModel`/`LanguageModel` of a hosted model, normally
+            built by id without weights (`RemoteNNsightBackend.from_hub`).
+        tokenizer: Defaults to the model's.
+        model_id: The hub id NDIF serves it under (default: the model's own id).
+        transport: `NDIFTransport()` (default) or `SimulatedNDIF(sandbox)`.
+        preflight: "isolated" (static scan + deserialisation in the sandbox process, default)
+            or "static" (scan only; faster, catches less).
+        retry: Backoff for transient failures.
+        checker: The sandbox process for isolated checks (default: one per Python process).
+
+    Example:
+        >>> backend = RemoteNNsightBackend.from_hub("meta-llama/Llama-3.1-8B")  # doctest: +SKIP
+        >>> backend.capture(["I feel calm."], ["resid_post.16"], emovec.MeanFrom(0))  # doctest: +SKIP
+    """
+
+    name = "nnsight-remote"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any = None,
+        *,
+        model_id: str | None = None,
+        transport: Transport | None = None,
+        preflight: str = "isolated",
+        retry: RetryPolicy | None = None,
+        checker: Sandbox | None = None,
+    ):
+        inner = getattr(model, "_module", None)
+        if inner is None:
+            raise TypeError(
+                f"Expected an nnsight model (TransformersModel/LanguageModel), got {type(model).__name__}."
+            )
+        path = next((p for p in _LAYER_PATHS if _find(inner, p) is not None), None)
+        if path is None:
+            raise ValueError(f"Cannot find the decoder layers of {type(inner).__name__}.")
+        if preflight not in ("isolated", "static"):
+            raise ValueError(f"preflight must be 'isolated' or 'static', got {preflight!r}.")
+        origin = getattr(inner, "emovec_source", {}) or {}
+        config = inner.config
+        model_id = (
+            model_id
+            or origin.get("model_id")
+            or getattr(model, "repo_id", None)
+            or getattr(config, "_name_or_path", None)
+            or "unknown"
+        )
+        super().__init__(
+            model,
+            tokenizer if tokenizer is not None else getattr(model, "tokenizer", None),
+            d_model=int(config.hidden_size),
+            n_layers=len(_find(inner, path)),
+            model_id=str(model_id),
+        )
+        self.layers = _find(model, path)
+        self.transport: Transport = transport if transport is not None else NDIFTransport()
+        self.preflight = preflight
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.checker = checker
+        self._origin = origin
+        # What bundles and checkpoints record: never the API key, never a local path.
+        self.source = {
+            "model_id": self.model_id,
+            "weights_sha256": origin.get("weights_sha256"),
+            "remote": self.transport.name,
+        }
+        self._model_key: str | None = None
+        self.requests = 0  # requests that came back
+        self.retries = 0
+
+    @classmethod
+    def from_hub(cls, repo_id: str, **kwargs: Any) -> "RemoteNNsightBackend":
+        """A backend over the hosted model `repo_id`: config and tokenizer only, no weights.
+
+        Needs network access to the hub (for the config) and to NDIF.
+        """
+        from nnsight.modeling.transformers import TransformersModel
+
+        return cls(TransformersModel(repo_id), model_id=repo_id, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"RemoteNNsightBackend({self.model_id!r}, transport={self.transport!r})"
+
+    # -- setup checks ---------------------------------------------------------------------------
+    def local_weights_reason(self) -> str | None:
+        """Why this model cannot run remotely because of where its weights came from, if so."""
+        shipped = self._origin.get("shipped_as")
+        if shipped:
+            return (
+                f"it was loaded from emovec's shipped weights ({shipped!r}, a local dequantised"
+                " GGUF copy)"
+            )
+        for label, value in (
+            ("model id", self.model_id),
+            ("nnsight repo id", getattr(self.model, "repo_id", None)),
+            ("config path", getattr(self.model._module.config, "_name_or_path", None)),
+        ):
+            if isinstance(value, str) and value and _is_local_path(value):
+                return f"its {label} {value!r} is a local path"
+        return None
+
+    def connect(self) -> "RemoteNNsightBackend":
+        """Check, before anything is sent, that this model can run remotely; idempotent.
+
+        Raises:
+            LocalWeightsError: the model was loaded from local weights.
+            ApiKeyError: no API key is configured (a rejected key surfaces on first send).
+            VersionMismatchError: client and server nnsight differ.
+            NotDeployedError: the server has not deployed `model_id`.
+        """
+        if self._model_key is not None:
+            return self
+        reason = self.local_weights_reason()
+        if reason is not None:
+            raise LocalWeightsError(
+                f"{self.model_id} cannot run on NDIF: {reason}. NDIF runs only the models it has"
+                " deployed, named by hub id; build the backend from the id instead, e.g."
+                " RemoteNNsightBackend.from_hub('meta-llama/Llama-3.1-8B') (docs/remote.md)."
+            )
+        key, _ = self.transport.api_key()
+        if self.transport.requires_key and not key:
+            raise ApiKeyError(
+                "No NDIF API key: set the NDIF_API_KEY environment variable, or store one with"
+                " `python -c 'import nnsight; nnsight.login()'` (get a key at"
+                " https://login.ndif.us)."
+            )
+        env = self.transport.environment()
+        server = (env.get("packages") or {}).get("nnsight")
+        client = version("nnsight")
+        if server and server != client:
+            raise VersionMismatchError(
+                f"nnsight versions differ: this client has {client}, the server runs {server}."
+                " Requests would fail to deserialise there with an unhelpful error; install the"
+                f" server's version (pip install 'nnsight=={server}') and retry."
+            )
+        deployed = self.transport.deployed()
+        if deployed is not None and self.model_id.lower() not in {d.lower() for d in deployed}:
+            listed = ", ".join(sorted(deployed)[:12]) or "none"
+            raise NotDeployedError(
+                f"{self.model_id} is not deployed on {self.transport.name} right now (deployed:"
+                f" {listed}). Pick a deployed model (print(nnsight.status())) or ask NDIF to host it."
+            )
+        self._model_key = self.transport.model_key(self.model, self.model_id)
+        return self
+
+    # -- sending one block --------------------------------------------------------------------
+    def submit(self, tracer: Any) -> dict[str, Any]:
+        """Preflight `tracer`'s block, send it (with retries), return what it saved."""
+        from nnsight.ndif import pull_env
+        from nnsight.schema.config import CONFIG
+        from nnsight.schema.request import RequestModel
+
+        self.connect()
+        pull_env()  # as nnsight's RemoteBackend does, so the scan sees what ships by value
+        findings = scan_tracer(tracer)
+        if findings:
+            raise PreflightError(findings)
+        compress = bool(CONFIG.API.COMPRESS)
+        blob = RequestModel.serialize(tracer, compress)
+        key, _ = self.transport.api_key()
+        if key and key.encode() in _plain(blob, compress):
+            raise PreflightError("  the serialised block contains the API key: refusing to send it")
+        if self.preflight == "isolated" and not self.transport.strict:
+            isolated_check(blob, self.checker or _checker(), compress=compress)
+        assert self._model_key is not None
+        request = RemoteRequest(self._model_key, blob, compress, self.model._remoteable_get_env())
+
+        def count(attempt: int, delay: float) -> None:
+            self.retries += 1
+
+        def send() -> dict[str, Any]:
+            try:
+                return self.transport.send(request)
+            except (RemoteSetupError, RemoteExecutionError, TransientRemoteError) as err:
+                if key and key in str(err):  # a transport quoted the key: mask it everywhere
+                    raise type(err)(redact(str(err), key)) from None
+                raise
+
+        result = self.retry.call(send, on_retry=count)
+        self.requests += 1
+        return result
+
+    def nnsight_backend(self) -> Submission:
+        """An nnsight backend for your own blocks: same checks, preflight, retries and key.
+
+        Example:
+            >>> model, layers = backend.model, backend.layers  # doctest: +SKIP
+            >>> with model.trace(ids, backend=backend.nnsight_backend()):  # doctest: +SKIP
+            ...     hidden = layers[10].output.save()
+        """
+        return Submission(self)
+
+    # -- forwards -----------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:  # type: ignore[override]
+        return torch.device("cpu")  # inputs stay here; the server places them
+
+    def _forwards(
+        self,
+        batches: Sequence[TokenBatch],
+        edits: Sequence[Edit],
+        sites: Sequence[Site],
+        reducer: Reducer,
+        want_logits: int,
+    ) -> list[tuple[dict[Site, Tensor], Tensor | None]]:
+        """One request for `batches`; `want_logits` 0 none, 1 all positions, 2 the last one."""
+        requests, orders = [], []
+        for batch in batches:
+            bound = self._bind_prompt(edits, batch)
+            inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+            positions = self._positions_if_left_padded(batch)
+            if positions is not None:
+                inputs["position_ids"] = positions
+            specs, order = compile_forward(bound, sites, reducer, batch.attention_mask)
+            requests.append((inputs, specs, want_logits))
+            orders.append(order)
+        results = _remote.run_forwards(self.model, self.layers, requests, Submission(self))
+        out = []
+        for (reduced, logits), order in zip(results, orders, strict=True):
+            captured = {site: r for site, r in zip(order, reduced, strict=True) if r is not None}
+            out.append((captured, logits))
+        return out
+
+    @torch.no_grad()
+    def capture(
+        self,
+        batch: "TokenBatch | Sequence[str]",
+        sites: Sequence[Site],
+        reducer: Reducer = keep,
+        *,
+        edits: Sequence[Edit] = (),
+    ) -> dict[Site, Tensor]:
+        """Reduced activations at `sites` for one forward (one request; no logits come back)."""
+        return self.capture_many([batch], sites, reducer, edits=edits)[0]
+
+    @torch.no_grad()
+    def capture_many(
+        self,
+        batches: "Sequence[TokenBatch | Sequence[str]]",
+        sites: Sequence[Site],
+        reducer: Reducer = keep,
+        *,
+        edits: Sequence[Edit] = (),
+    ) -> list[dict[Site, Tensor]]:
+        """`capture` for several batches in ONE request (a session of forwards)."""
+        prepared = [self._as_batch(b, "right") for b in batches]
+        sites = self.check_sites(sites)
+        for batch in prepared:
+            self.check_edits(edits, batch)
+        return [c for c, _ in self._forwards(prepared, edits, sites, reducer, want_logits=0)]
+
+    @torch.no_grad()
+    def run(
+        self, batch: "TokenBatch | Sequence[str]", edits: Sequence[Edit] = ()
+    ) -> Float[Tensor, "batch pos d_vocab"]:
+        """Logits of one forward with `edits` applied (one request; the full logits come back,
+        `[batch, pos, d_vocab]`: with a large vocabulary, keep batches small)."""
+        batch = self._as_batch(batch, "right")
+        self.check_edits(edits, batch)
+        _, logits = self._forwards([batch], edits, (), keep, want_logits=1)[0]
+        assert logits is not None
+        return logits
+
+    def _forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        *,
+        edits: Sequence[Any] = (),
+        sites: Sequence[Site] = (),
+        reducer: Reducer = keep,
+        position_ids: Tensor | None = None,
+        past: Any = None,
+        use_cache: bool = False,
+        last_logits_only: bool = False,
+    ) -> ForwardOutput:
+        if past is not None or use_cache:
+            raise RemoteSetupError(
+                "A remote backend cannot step a KV cache across requests; use generate(), which"
+                " runs the whole generation in one request."
+            )
+        batch = TokenBatch(input_ids.cpu(), attention_mask.cpu())
+        plain = [edit for edit, _ in edits]
+        want = 2 if last_logits_only else 1
+        captured, logits = self._forwards([batch], plain, list(sites), reducer, want)[0]
+        assert logits is not None
+        return ForwardOutput(logits, captured, None)
+
+    def _unembed(self, x: Tensor) -> Tensor:
+        raise RemoteSetupError(
+            "unembed (logit lens) needs the final norm and unembedding weights, which stay on"
+            " NDIF; run the logit lens on a local copy of the model, or in your own trace."
+        )
+
+    def unembed(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        return self._unembed(x)
+
+    @contextmanager
+    def _installed(self, edits: Sequence[Edit]) -> Iterator[None]:
+        raise RemoteSetupError(
+            "intervene() hooks the local module, which a remote model does not run; pass the"
+            " edits to run()/generate(), which send them inside the request."
+        )
+        yield  # pragma: no cover
+
+    # -- generation ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: "Sequence[str] | TokenBatch",
+        *,
+        max_new_tokens: int = 32,
+        edits: Sequence[Edit] = (),
+        observers: Sequence[Observer] = (),
+        chat: bool = False,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        stop_at_eos: bool = True,
+    ) -> Generation:
+        """Generation in one request: static edits, observers replayed from per-step activations.
+
+        Greedy decoding matches the local backends token for token. Observers see the same
+        `StepView`s as locally and may stop rows (the rows are cut client-side); they cannot
+        add edits mid-generation (that needs a round trip per step). Sampling uses the
+        server's sampler (same distribution, different random stream than local runs).
+        """
+        if isinstance(prompts, TokenBatch):
+            batch = prompts
+        else:
+            prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+            batch = self.tokenize(prompts, side="left", chat=chat)
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}.")
+        self.check_edits(edits, batch)
+        for edit in edits:
+            if edit.offset.ndim == 3:
+                raise ValueError("Patch edits carry per-position sources; use run() for patching.")
+        sites = self.check_sites(sorted({s for o in observers for s in o.sites}))
+        eos = self.eos_token_id
+        options: dict[str, Any] = {
+            "do_sample": temperature > 0,
+            "num_beams": 1,
+            "pad_token_id": self.pad_token_id,
+            "eos_token_id": eos if stop_at_eos and eos is not None else [],
+            "repetition_penalty": 1.0,
+            "no_repeat_ngram_size": 0,
+        }
+        if temperature > 0:
+            options.update(temperature=float(temperature), top_p=float(top_p), top_k=0)
+        inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+        specs, sites = compile_generation(list(edits), sites)
+        ids, steps = _remote.generate_steps(
+            self.model,
+            self.layers,
+            inputs,
+            specs,
+            int(max_new_tokens),
+            options,
+            seed,
+            Submission(self),
+        )
+        return replay(self, batch, ids, steps, sites, list(observers), max_new_tokens, stop_at_eos)
+
+
+def _plain(blob: bytes, compress: bool) -> bytes:
+    if not compress:
+        return blob
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompress(blob)
+
+
+def _is_local_path(value: str) -> bool:
+    if value.startswith(("/", "./", "../", "~")):
+        return True
+    try:
+        return Path(value).expanduser().exists()
+    except OSError:
+        return False
