@@ -1,0 +1,39 @@
+"""The validation report: every analysis of a vector set in one self-contained HTML file.
+
+`build_report(bundle, backend, ...)` runs the analyses of `emovec.analysis` (PCA geometry vs
+human ratings with a layer sweep and a recommended site, layer RSA, similarity structure,
+logit lens, intensity sweeps, implicit scenarios, held-out identification, comparison with a
+second bundle) and writes `report.html` (figures embedded, no network needed), `numbers.json`
+and `figures/*.png|svg`. `render_report(content, out_dir)` is the renderer alone, for reports
+of your own sections. CLI: `emovec report BUNDLE`.
+"""
+
+from ._build import FLOORS as FLOORS
+from ._build import PAPER as PAPER
+from ._build import ReportResult as ReportResult
+from ._build import build_report as build_report
+from ._build import summarize as summarize
+from ._build import summary_markdown as summary_markdown
+from ._html import Figure as Figure
+from ._html import RenderedReport as RenderedReport
+from ._html import ReportContent as ReportContent
+from ._html import Section as Section
+from ._html import Table as Table
+from ._html import Text as Text
+from ._html import render_report as render_report
+
+__all__ = [
+    "FLOORS",
+    "PAPER",
+    "Figure",
+    "RenderedReport",
+    "ReportContent",
+    "ReportResult",
+    "Section",
+    "Table",
+    "Text",
+    "build_report",
+    "render_report",
+    "summarize",
+    "summary_markdown",
+]
