@@ -10,7 +10,14 @@ import sys
 from collections.abc import Sequence
 
 # Modules that each add one subcommand (in the order `emovec --help` lists them).
-COMMANDS = ("_replicate", "_models", "_extract", "_report", "_demo")
+COMMANDS = (
+    "_replicate",
+    "_models",
+    "_corpus",
+    "_extract",
+    "_report",
+    "_demo",
+)
 
 
 class CliError(Exception):
