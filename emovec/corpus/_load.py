@@ -1,0 +1,131 @@
+"""Reading a finished corpus: the shipped default or any folder made by `emovec corpus`."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from ._finalize import MANIFEST, NEUTRAL, STORIES
+from ._records import BadLine, Record, content_hash, raise_bad_lines, scan_jsonl
+
+DEFAULT_CORPUS = "data/corpus/default"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Accepted stories and neutral dialogues, with the manifest that describes them.
+
+    Example:
+        >>> corpus = load_corpus()
+        >>> min(len(texts) for texts in corpus.by_emotion().values()) >= 8
+        True
+    """
+
+    stories: tuple[Record, ...]
+    neutral: tuple[Record, ...]
+    manifest: dict[str, Any]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.stories) + len(self.neutral)
+
+    def __iter__(self) -> Iterator[Record]:
+        yield from self.stories
+        yield from self.neutral
+
+    @property
+    def emotions(self) -> tuple[str, ...]:
+        """Emotions with at least one story, in the order the manifest lists them."""
+        listed = list(self.manifest.get("counts", {}).get("per_emotion", {}))
+        present = {r.emotion for r in self.stories}
+        ordered = [e for e in listed if e in present]
+        return tuple(ordered + sorted(e for e in present if e not in ordered and e is not None))
+
+    def by_emotion(self) -> dict[str, list[Record]]:
+        """Stories grouped by emotion (emotions in `emotions` order)."""
+        groups: dict[str, list[Record]] = {e: [] for e in self.emotions}
+        for record in self.stories:
+            groups[str(record.emotion)].append(record)
+        return groups
+
+    def texts(self, emotion: str) -> list[str]:
+        """The story texts of one emotion; a clear error if the corpus has none."""
+        found = [r.text for r in self.stories if r.emotion == emotion]
+        if not found:
+            raise KeyError(f"The corpus at {self.source} has no stories for {emotion!r}.")
+        return found
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self)
+
+
+def _read(root: "Traversable | Path", name: str, bad: list[BadLine], where: str) -> list[Record]:
+    item = root.joinpath(name)
+    if not item.is_file():
+        raise FileNotFoundError(
+            f"{where} has no {name}: a corpus folder holds {STORIES}, {NEUTRAL} and {MANIFEST}"
+            " (make one with `emovec corpus generate`)."
+        )
+    good, errors = scan_jsonl(item.read_text(encoding="utf-8"), f"{where}/{name}")
+    bad.extend(errors)
+    return [r for _, r in good]
+
+
+def load_corpus(path: "str | PathLike[str] | None" = None, *, verify: bool = True) -> Corpus:
+    """Load a corpus folder (default: the corpus shipped with emovec).
+
+    Args:
+        path: A folder with `stories.jsonl`, `neutral.jsonl` and `manifest.json`; None for the
+            shipped default (SmolLM2-135M-Instruct stories for the 171 emotions).
+        verify: Check the records' content hash against the manifest.
+
+    Returns:
+        The `Corpus`.
+
+    Raises:
+        ValueError: Malformed lines (each named with its file and line number), records of the
+            wrong kind in a file, duplicate ids, or a content hash that does not match.
+    """
+    if path is None:
+        root: Traversable | Path = resources.files("emovec").joinpath(DEFAULT_CORPUS)
+        where = f"emovec/{DEFAULT_CORPUS}"
+    else:
+        root, where = Path(path), str(path)
+        if not root.is_dir():
+            raise FileNotFoundError(f"Corpus folder {where} does not exist.")
+    manifest_file = root.joinpath(MANIFEST)
+    if not manifest_file.is_file():
+        raise FileNotFoundError(f"{where} has no {MANIFEST}; is this a corpus folder?")
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{where}/{MANIFEST}, line {err.lineno}: not valid JSON ({err.msg})."
+        ) from None
+    bad: list[BadLine] = []
+    stories = _read(root, STORIES, bad, where)
+    neutral = _read(root, NEUTRAL, bad, where)
+    if bad:
+        raise_bad_lines(bad)
+    for name, records, kind in ((STORIES, stories, "story"), (NEUTRAL, neutral, "neutral")):
+        wrong = [r.id for r in records if r.kind != kind or not r.accepted]
+        if wrong:
+            raise ValueError(
+                f"{where}/{name} holds {len(wrong)} record(s) that are not accepted {kind} texts"
+                f" (first: {wrong[0]}); rebuild the folder with `emovec corpus filter`."
+            )
+    ids = [r.id for r in (*stories, *neutral)]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{where}: record ids repeat; rebuild it with `emovec corpus filter`.")
+    corpus = Corpus(tuple(stories), tuple(neutral), manifest, where)
+    if verify and manifest.get("content_hash") != corpus.content_hash:
+        raise ValueError(
+            f"{where}: the records do not match the manifest's content hash (edited by hand?)."
+            " Rebuild the manifest with `emovec corpus filter`, or pass verify=False."
+        )
+    return corpus

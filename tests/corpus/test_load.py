@@ -1,0 +1,94 @@
+import json
+import statistics
+
+import pytest
+
+from emovec.catalogue import Catalogue
+from emovec.corpus import Record, load_corpus
+from emovec.corpus._records import build_manifest, write_json, write_jsonl
+
+
+def story(i: int, emotion: str) -> Record:
+    text = f"Story {i}: she put the kettle on and watched the rain."
+    return Record(f"story/{emotion}/t{i:03d}/s0", "story", emotion, "rain", text, "m", 1)
+
+
+def neutral(i: int) -> Record:
+    return Record(
+        f"neutral/n{i:03d}/s0", "neutral", None, "git", f"Human: q{i}\nAssistant: a", "m", 1
+    )
+
+
+@pytest.fixture
+def folder(tmp_path):
+    stories = [story(i, e) for e in ("calm", "sad") for i in range(3)]
+    neutrals = [neutral(i) for i in range(2)]
+    write_jsonl(tmp_path / "stories.jsonl", stories)
+    write_jsonl(tmp_path / "neutral.jsonl", neutrals)
+    manifest = build_manifest(
+        stories + neutrals, generation={}, filters={}, prompt_version="v", files={}
+    )
+    manifest["counts"]["per_emotion"] = {"sad": 3, "calm": 3}
+    write_json(tmp_path / "manifest.json", manifest)
+    return tmp_path
+
+
+def test_load_groups_by_emotion_in_manifest_order(folder):
+    corpus = load_corpus(folder)
+    assert len(corpus) == 8 and len(corpus.neutral) == 2
+    assert corpus.emotions == ("sad", "calm")
+    groups = corpus.by_emotion()
+    assert list(groups) == ["sad", "calm"] and all(len(v) == 3 for v in groups.values())
+    assert len(corpus.texts("calm")) == 3
+    assert [r.kind for r in corpus][-2:] == ["neutral", "neutral"]
+    with pytest.raises(KeyError, match="no stories for 'happy'"):
+        corpus.texts("happy")
+
+
+def test_bad_lines_are_reported_with_file_and_line(folder):
+    path = folder / "stories.jsonl"
+    lines = path.read_text().splitlines()
+    lines[1] = "{broken"
+    lines[4] = json.dumps({"id": "x", "kind": "story"})
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as err:
+        load_corpus(folder)
+    message = str(err.value)
+    assert f"{folder}/stories.jsonl, line 2: not valid JSON" in message
+    assert f"{folder}/stories.jsonl, line 5: missing field(s)" in message
+
+
+def test_edited_records_fail_the_hash_check(folder):
+    path = folder / "stories.jsonl"
+    path.write_text(path.read_text().replace("kettle", "teapot", 1))
+    with pytest.raises(ValueError, match="content hash"):
+        load_corpus(folder)
+    assert len(load_corpus(folder, verify=False).stories) == 6
+
+
+def test_records_in_the_wrong_file_are_refused(folder):
+    write_jsonl(folder / "neutral.jsonl", [story(9, "calm")])
+    with pytest.raises(ValueError, match="not accepted neutral texts"):
+        load_corpus(folder, verify=False)
+
+
+def test_missing_pieces_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_corpus(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="no manifest.json"):
+        load_corpus(tmp_path)
+    (tmp_path / "manifest.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="no stories.jsonl"):
+        load_corpus(tmp_path)
+
+
+def test_the_shipped_corpus_covers_every_emotion():
+    corpus = load_corpus()
+    counts = [len(v) for v in corpus.by_emotion().values()]
+    assert set(corpus.emotions) == set(Catalogue.default())
+    assert min(counts) >= 8 and statistics.median(counts) >= 8
+    assert len(corpus.neutral) >= 200
+    gen = corpus.manifest["generation"]
+    assert gen["model_id"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and gen["adapter"] == "hf"
+    assert all(r.generator == gen["model_id"] for r in corpus)
+    assert all(r.text.startswith("Human: ") for r in corpus.neutral)
