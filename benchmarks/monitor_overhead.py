@@ -17,6 +17,7 @@ import argparse
 import os
 import statistics
 import time
+from importlib import resources
 from pathlib import Path
 
 import torch
@@ -32,15 +33,19 @@ PROMPT = "Explain, step by step, how a refrigerator keeps food cold."
 DEFAULT_BUNDLE = Path("runs/vectors/emotion_vectors.safetensors")
 
 
+def shipped_emotions() -> list[str]:
+    """The 171 emotion words shipped with emovec (placeholders if this install lacks them)."""
+    path = resources.files("emovec") / "data" / "emotions171.txt"
+    if not path.is_file():
+        return [f"emotion{i}" for i in range(171)]
+    return [e for e in path.read_text().splitlines() if e.strip()][:171]
+
+
 def vectors_for(backend, path: Path | None) -> tuple[EmotionVectors, str]:
     if path is not None or DEFAULT_BUNDLE.exists():
         bundle = EmotionVectors.load(path or DEFAULT_BUNDLE)
         return bundle, f"bundle {path or DEFAULT_BUNDLE}"
-    names = (Path(__file__).parents[1] / "../shared/data/emotions171.txt").resolve()
-    emotions = (
-        names.read_text().split("\n")[:171] if names.exists() else [f"e{i}" for i in range(171)]
-    )
-    emotions = [e for e in emotions if e][:171]
+    emotions = shipped_emotions()
     g = torch.Generator().manual_seed(0)
     site = Site(2 * backend.n_layers // 3)
     v = torch.randn(len(emotions), 1, backend.d_model, generator=g)

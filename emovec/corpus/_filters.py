@@ -187,7 +187,7 @@ _PATTERNS: dict[tuple[str, tuple[str, ...]], "re.Pattern[str]"] = {}
 
 
 def leaked(text: str, emotion: str, *, extra: Iterable[str] = ()) -> str | None:
-    """ "leaked_emotion_word" if `text` names `emotion` (any inflection), else None.
+    """Reason "leaked_emotion_word" if `text` names `emotion` (any inflection), else None.
 
     Matching is case-insensitive and on whole words, so "mad" does not match "made".
 
@@ -212,7 +212,7 @@ def words(text: str) -> list[str]:
 
 
 def too_short(text: str, *, min_words: int = 40) -> str | None:
-    """ "too_short" if `text` has fewer than `min_words` words."""
+    """Reason "too_short" if `text` has fewer than `min_words` words."""
     return TOO_SHORT if len(words(text)) < min_words else None
 
 
@@ -231,7 +231,7 @@ def repeated_share(text: str, *, ngram: int = 4) -> float:
 
 
 def degenerate(text: str, *, ngram: int = 4, max_repeated: float = 0.25) -> str | None:
-    """ "degenerate_repetition" if more than `max_repeated` of the n-grams are repeats."""
+    """Reason "degenerate_repetition" if more than `max_repeated` of the n-grams are repeats."""
     return REPETITIVE if repeated_share(text, ngram=ngram) > max_repeated else None
 
 
@@ -246,7 +246,7 @@ STOP_WORDS = frozenset(
 
 
 def not_english(text: str, *, min_english: float = 0.15, min_ascii: float = 0.95) -> str | None:
-    """ "not_english" if too few letters are ASCII or too few words are English function words.
+    """Reason "not_english" if too few letters are ASCII or too few words are English function words.
 
     Example:
         >>> not_english("The cat sat on the mat and looked at the door.") is None
@@ -274,7 +274,7 @@ def dialogue_turns(text: str) -> int:
 
 
 def not_dialogue(text: str, *, min_turns: int = 2) -> str | None:
-    """ "not_a_dialogue" unless `text` has at least `min_turns` Human/Assistant lines and both speak."""
+    """Reason "not_a_dialogue" unless both speakers have lines and there are `min_turns` of them."""
     speakers = {m.lower() for m in _TURN.findall(text)}
     if len(_TURN.findall(text)) < min_turns or speakers != {"human", "assistant"}:
         return NOT_DIALOGUE

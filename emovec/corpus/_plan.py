@@ -181,7 +181,12 @@ class Plan:
         )  # fmt: skip
 
     def in_shard(self, group: int, attempt: int, shard: Shard) -> bool:
-        return self.index(group, attempt) % shard.count == shard.index
+        # Stories are dealt by (group + attempt), not by plan index: with the index, a shard
+        # count dividing the number of emotions would pin each emotion to one shard, and the
+        # other shards' top-ups for it would search forever.
+        if group == len(self.emotions):
+            return attempt % shard.count == shard.index
+        return (self.neutral + group + attempt) % shard.count == shard.index
 
     def base_jobs(self, shard: Shard | None = None) -> list[Job]:
         """The shard's jobs of the base plan, in plan order (see `index`)."""

@@ -20,6 +20,8 @@ from typing import IO, Any
 KINDS = ("story", "neutral")
 FORMAT = "emovec-corpus/1"
 REQUIRED = ("id", "kind", "emotion", "topic", "text", "generator", "seed")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 class RecordError(ValueError):
@@ -164,6 +166,7 @@ def atomic_open(path: "str | PathLike[str]", mode: str = "w") -> Iterator[IO[Any
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle

@@ -43,7 +43,8 @@ def test_shards_partition_the_jobs(count):
     parts = [[j.key for j in plan.base_jobs(Shard(i, count))] for i in range(count)]
     assert sorted(k for part in parts for k in part) == sorted(full)
     assert len({k for part in parts for k in part}) == len(full)
-    assert parts[0] == full[::count]  # every n-th job
+    sizes = [len(part) for part in parts]
+    assert max(sizes) - min(sizes) <= len(plan.groups)  # shards share the work evenly
 
 
 def test_shards_partition_top_ups_too():
