@@ -16,6 +16,7 @@ values); the output says which.
 import argparse
 import os
 import statistics
+import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -106,6 +107,7 @@ def main() -> None:
             start = time.perf_counter()
             runs[key]()
             times[key].append(time.perf_counter() - start)
+        print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     print(
         f"greedy generation of {NEW_TOKENS} tokens, {len(vectors.emotions)} probes at"
         f" {monitor.sites[0]}; vectors: {source}; median of {args.rounds} interleaved rounds;"

@@ -89,8 +89,11 @@ class MeanFrom:
 
     Example:
         >>> acts = torch.arange(8.0).reshape(1, 4, 2)
-        >>> MeanFrom(2)(acts, torch.ones(1, 4, dtype=torch.bool))
+        >>> mask = torch.ones(1, 4, dtype=torch.bool)
+        >>> MeanFrom(2, min_tokens=2)(acts, mask)  # positions 2 and 3
         tensor([[5., 6.]])
+        >>> MeanFrom(2)(acts, mask)  # 4 tokens < 2 + 8: starts at 1 to keep as many as it can
+        tensor([[4., 5.]])
     """
 
     start: int = 50

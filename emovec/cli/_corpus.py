@@ -225,7 +225,9 @@ def _print_summary(manifest: dict, where: object, *, per_emotion: bool = False) 
               + (f": {reasons}" if reasons else ""))  # fmt: skip
     short = [e for e, n in per.items() if n == 0]
     if short:
-        print(f"  no stories for: {', '.join(short)}", file=sys.stderr)
+        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
+        print(f"  no stories for {len(short)} emotion(s): {', '.join(short[:10])}{more}",
+              file=sys.stderr)  # fmt: skip
     if per_emotion:
         for emotion, n in per.items():
             print(f"    {emotion:16s} {n}")

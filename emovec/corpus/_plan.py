@@ -202,11 +202,18 @@ class Plan:
     def top_up(self, group: int, shard: Shard, *, accepted: int, tried: Sequence[int]) -> list[Job]:
         """Next attempts for a group that has `accepted` texts out of the attempts `tried`.
 
-        Each shard aims at its share (`ceil(target / n)`) and asks for as many attempts as the
-        observed acceptance rate (at least 1 in 4) suggests, within the attempt limit.
+        Each shard aims at its part of the group's target, in proportion to its part of the
+        group's base plan (so shards can be topped up independently, and a shard that holds
+        none of a group's jobs leaves it alone), and asks for as many attempts as the observed
+        acceptance rate (at least 1 in 4) suggests, within its part of the attempt limit.
         """
-        share = math.ceil(self.target(group) / shard.count)
-        limit = math.ceil(self.attempt_limit(group) / shard.count)
+        planned = self.planned(group)
+        if planned:
+            mine = sum(self.in_shard(group, a, shard) for a in range(planned)) / planned
+        else:
+            mine = 1 / shard.count
+        share = math.ceil(self.target(group) * mine)
+        limit = math.ceil(self.attempt_limit(group) * mine)
         missing = share - accepted
         if missing <= 0 or len(tried) >= limit:
             return []
@@ -214,9 +221,15 @@ class Plan:
         wanted = min(math.ceil(missing / rate), limit - len(tried))
         jobs: list[Job] = []
         attempt = max(tried, default=-1) + 1
-        while len(jobs) < wanted:
+        # Membership repeats with period `count` in the attempt: a shard that finds none of a
+        # group's attempts in one period never will.
+        idle = 0
+        while len(jobs) < wanted and idle < shard.count:
             if self.in_shard(group, attempt, shard):
                 jobs.append(self.job(group, attempt))
+                idle = 0
+            else:
+                idle += 1
             attempt += 1
         return jobs
 

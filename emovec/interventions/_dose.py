@@ -159,7 +159,7 @@ class DoseResponse:
             )
             ax.set_ylabel(f"change in {self.metric}")
             ax.legend(fontsize=7)
-            if extra:
+            if self.kl_neutral is not None:
                 side = axes[n + i]
                 side.plot(
                     x, self.kl_neutral[i], "o-", color="C3", label=f"KL neutral ({self.emotion})"

@@ -49,7 +49,7 @@ class PreferenceResult:
     activities: list[dict[str, Any]]
     category_elo: dict[str, float]
     probe_site: str
-    probe_r: dict[str, float | None]
+    probe_r: dict[str, float]
     steer_site: str
     strength: float
     targets: list[str]
@@ -208,9 +208,10 @@ def preference_suite(
     if n_random < 2:
         raise ValueError(f"n_random must be >= 2 to form a band (default 20), got {n_random}.")
     _check_bundle(vectors, backend, allow_mismatch)
-    acts = (
-        list(activities) if isinstance(activities, (list, tuple)) else load_activities(activities)
-    )
+    if activities is None or isinstance(activities, (str, Path)):
+        acts = load_activities(activities)
+    else:
+        acts = list(activities)
     if len(acts) < 3:
         raise ValueError(f"The preference suite needs at least 3 activities, got {len(acts)}.")
     for e in emotions:

@@ -139,9 +139,10 @@ def pressure_suite(
     if orders not in ("both", "random"):
         raise ValueError(f"orders must be 'both' or 'random', got {orders!r}.")
     _check_bundle(vectors, backend, allow_mismatch)
-    items = (
-        list(situations) if isinstance(situations, (list, tuple)) else load_situations(situations)
-    )
+    if situations is None or isinstance(situations, (str, Path)):
+        items = load_situations(situations)
+    else:
+        items = list(situations)
     if len(items) < 2:
         raise ValueError(f"The pressure suite needs at least 2 situations, got {len(items)}.")
     for e in emotions:

@@ -51,10 +51,10 @@ def default_site(vectors: Any, n_layers: int | None = None) -> Site:
         >>> default_site(ev)
         Site(layer=20, stream='resid_post')
     """
-    n_layers = (
+    depth: int = (
         n_layers or getattr(vectors, "n_layers", None) or (max(s.layer for s in vectors.sites) + 1)
     )
-    target = 2 * n_layers / 3
+    target = 2 * depth / 3
     return min(vectors.sites, key=lambda s: (abs(s.layer - target), s.layer, s.stream))
 
 
@@ -183,12 +183,13 @@ def _bind_positions(positions: PositionSpec, batch: TokenBatch | None) -> "str |
             "Token-index positions need the batch they refer to: pass batch=backend.tokenize(...)"
             " (left-padded for generate) to .edits()."
         )
+    indices = (positions,) if isinstance(positions, int) else tuple(positions)
     mask = torch.zeros(batch.input_ids.shape, dtype=torch.bool)
     real = batch.attention_mask.bool().cpu()
     for row in range(real.shape[0]):
         where = torch.nonzero(real[row]).flatten()
         n = len(where)
-        for p in positions:
+        for p in indices:
             if not -n <= p < n:
                 raise ValueError(
                     f"Position {p} is out of range for row {row}, which has {n} tokens"

@@ -48,16 +48,29 @@ def test_shards_partition_the_jobs(count):
 
 
 def test_shards_partition_top_ups_too():
-    plan = small_plan(min_accepted=20)
+    plan = small_plan(min_accepted=20)  # 3 emotions over 2 shards: every shard holds each
     seen: set[str] = set()
-    for i in range(3):
-        shard = Shard(i, 3)
+    for i in range(2):
+        shard = Shard(i, 2)
         tried = [j.attempt for j in plan.base_jobs(shard) if j.group == 0]
         more = plan.top_up(0, shard, accepted=0, tried=tried)
         assert more and all(plan.in_shard(0, j.attempt, shard) for j in more)
         keys = {j.key for j in more}
         assert not keys & seen
         seen |= keys
+
+
+def test_top_ups_when_the_shard_count_divides_the_emotions():
+    plan = small_plan(min_accepted=20)  # 3 emotions over 3 shards: once a hang, now dealt evenly
+    seen: set[str] = set()
+    for i in range(3):
+        shard = Shard(i, 3)
+        tried = [j.attempt for j in plan.base_jobs(shard) if j.group == 0]
+        assert tried  # no emotion is pinned to one shard
+        more = plan.top_up(0, shard, accepted=0, tried=tried)
+        assert more and all(plan.in_shard(0, j.attempt, shard) for j in more)
+        assert not {j.key for j in more} & seen
+        seen |= {j.key for j in more}
 
 
 def test_persons_alternate_and_topics_rotate():
