@@ -16,6 +16,9 @@ COMMANDS = (
     "_corpus",
     "_extract",
     "_report",
+    "_steer",
+    "_monitor",
+    "_score",
     "_demo",
 )
 

@@ -17,9 +17,7 @@ def model_dir(tmp_path_factory, tokenizer):
 
 
 @pytest.fixture
-def emovec_main(monkeypatch):
-    if "_corpus" not in cli.COMMANDS:
-        monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, "_corpus"))
+def emovec_main():
     return cli.main
 
 

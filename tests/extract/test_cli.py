@@ -27,9 +27,7 @@ def corpus(tmp_path):
 
 
 @pytest.fixture
-def emovec_main(monkeypatch):
-    if "_extract" not in cli.COMMANDS:
-        monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, "_extract"))
+def emovec_main():
     return cli.main
 
 

@@ -23,9 +23,7 @@ def local_model(tmp_path_factory, tokenizer):
 
 
 @pytest.fixture
-def steer(monkeypatch, local_model):
-    if "_steer" not in emovec.cli.COMMANDS:  # until the lead registers it
-        monkeypatch.setattr(emovec.cli, "COMMANDS", (*emovec.cli.COMMANDS, "_steer"))
+def steer(local_model):
     model, bundle = local_model
 
     def call(*argv: str) -> int:

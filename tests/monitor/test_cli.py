@@ -28,8 +28,7 @@ def setup(tmp_path_factory, tokenizer):
 
 
 @pytest.fixture
-def main(monkeypatch):
-    monkeypatch.setattr(emovec.cli, "COMMANDS", (*emovec.cli.COMMANDS, "_monitor", "_score"))
+def main():
     return emovec.cli.main
 
 

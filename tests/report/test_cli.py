@@ -18,9 +18,7 @@ def model_dir(tmp_path_factory, tokenizer):
 
 
 @pytest.fixture
-def emovec_main(monkeypatch):
-    if "_report" not in cli.COMMANDS:
-        monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, "_report"))
+def emovec_main():
     return cli.main
 
 

@@ -25,8 +25,7 @@ def setup(tmp_path_factory, tokenizer):
 
 
 @pytest.fixture
-def main(monkeypatch):
-    monkeypatch.setattr(emovec.cli, "COMMANDS", (*emovec.cli.COMMANDS, "_score"))
+def main():
     return emovec.cli.main
 
 
