@@ -17,13 +17,29 @@ def _pick(logits: Tensor, temperature: float, top_p: float, gen: torch.Generator
     if temperature <= 0:
         return logits.argmax(-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)
-    if top_p < 1.0:
-        sorted_p, order = probs.sort(-1, descending=True)
-        # Keep the smallest prefix whose mass reaches top_p (the first token always survives).
-        drop = sorted_p.cumsum(-1) - sorted_p > top_p
-        sorted_p = sorted_p.masked_fill(drop, 0.0)
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
-    return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+    if top_p >= 1.0:
+        return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+    weights, tokens = nucleus(probs, top_p)
+    return tokens.gather(-1, torch.multinomial(weights, 1, generator=gen)).squeeze(-1)
+
+
+def nucleus(probs: Tensor, top_p: float) -> tuple[Tensor, Tensor]:
+    """Nucleus (top-p) weights over candidate tokens: `(weights, token_ids)`, both `(rows, k)`.
+
+    Keeps the smallest prefix, by probability, whose mass reaches `top_p` (the first token always
+    survives); other candidates get weight 0. Only the top candidates are sorted: the prefix
+    nearly always lies within them, and a full sort of the vocabulary is the fallback.
+    """
+    k = min(probs.shape[-1], _CANDIDATES)
+    weights, tokens = probs.topk(k, dim=-1)
+    if k < probs.shape[-1] and bool((weights.sum(-1) <= top_p).any()):
+        weights, tokens = probs.sort(-1, descending=True)
+    drop = weights.cumsum(-1) - weights > top_p
+    return weights.masked_fill(drop, 0.0), tokens
+
+
+# Candidates sorted for nucleus sampling before falling back to a full sort.
+_CANDIDATES = 1024
 
 
 def generate_loop(

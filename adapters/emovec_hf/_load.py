@@ -28,7 +28,13 @@ def load_pretrained(
     Attention defaults to "eager": TransformerLens bridges switch their model to it, and with
     the same kernel every adapter captures bit-identical activations (sdpa differs by ~1e-7
     relative, which reaches 3e-4 absolute on the last layers' large residuals).
+    "emovec_grouped" is eager without the per-call copy of the KV cache (see `_attention`):
+    the same numbers to float rounding, much faster cached decoding on grouped-query models.
     """
+    if attn_implementation == "emovec_grouped":
+        from ._attention import register
+
+        register()
     shipped = lookup(name)
     if shipped is not None:
         folder = fp32_copy(shipped)

@@ -74,6 +74,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--batch-size", type=int, default=32, help="prompts per generate call (default 32)"
     )
     gen.add_argument(
+        "--attention",
+        choices=("emovec_grouped", "eager"),
+        default="emovec_grouped",
+        help="attention kernel for --adapter hf: emovec_grouped (default; eager's numbers to"
+        " rounding, without copying the KV cache each step) or eager",
+    )
+    gen.add_argument(
         "--max-new-tokens", type=int, default=180, help="tokens per text (default 180)"
     )
     gen.add_argument(
@@ -171,7 +178,8 @@ def run_generate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
     )
     shard = Shard.parse(args.shard)
-    backend = emovec.load_backend(args.model, adapter=args.adapter)
+    kernel = {"attn_implementation": args.attention} if args.adapter == "hf" else {}
+    backend = emovec.load_backend(args.model, adapter=args.adapter, **kernel)
     start = time.perf_counter()
     report = generate_corpus(
         backend, plan, args.out, settings=settings, filters=_filters(args), shard=shard,

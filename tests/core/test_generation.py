@@ -116,3 +116,22 @@ def test_prompt_only_edit_leaves_decode_steps_alone(tiny_backends):
         rec_g.views[1].activations[Site(0)] - v * 9.0,
         rec_g.views[1].activations[Site(0)] - v * 9.0,
     )
+
+
+def _reference_nucleus(probs, top_p):
+    """Full-vocabulary nucleus weights, indexed by token (the textbook definition)."""
+    sorted_p, order = probs.sort(-1, descending=True)
+    sorted_p = sorted_p.masked_fill(sorted_p.cumsum(-1) - sorted_p > top_p, 0.0)
+    return torch.zeros_like(probs).scatter(-1, order, sorted_p)
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 50.0])  # peaked, ordinary, flat (full sort)
+@pytest.mark.parametrize("top_p", [0.5, 0.95])
+def test_nucleus_keeps_the_same_tokens_with_the_same_weights(temperature, top_p):
+    from emovec._generation import nucleus
+
+    gen = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(4, 5000, generator=gen) * 4 / temperature, -1)
+    weights, tokens = nucleus(probs, top_p)
+    scattered = torch.zeros_like(probs).scatter(-1, tokens, weights)
+    torch.testing.assert_close(scattered, _reference_nucleus(probs, top_p), rtol=0, atol=0)
