@@ -41,7 +41,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
 bench: fetch
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) benchmarks/run_all.py
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict -d site

@@ -122,7 +122,9 @@ def generate_loop(
         view = StepView(step, step_ids, (~finished)[:, None], positions, out.captured)
 
     texts = [backend.tokenizer.decode(t, skip_special_tokens=True) for t in out_ids]
-    prompt_ids = [row[m.bool()].tolist() for row, m in zip(batch.input_ids, batch.attention_mask, strict=True)]
+    prompt_ids = [
+        row[m.bool()].tolist() for row, m in zip(batch.input_ids, batch.attention_mask, strict=True)
+    ]
     return Generation(prompt_ids, out_ids, texts, reasons, added)
 
 

@@ -21,14 +21,17 @@ from emovec.extract import (
     TEMPLATES,
     Recipe,
     RowMoments,
+    StoryStatistics,
     build_vectors,
     capture_stream,
     collect_statistics,
+    corpus_summary,
     field_of,
     story_items,
     template_records,
 )
 from emovec.ops import cosine_matrix, scores
+from emovec.vectors import EmotionVectors
 
 METRICS = ("projection", "cosine")
 
@@ -67,6 +70,7 @@ class HeldoutIdentification:
     n_test: int
     test_topics: tuple[str, ...]
     metric: str
+    vectors: EmotionVectors | None = None  # whole-corpus bundle, with `return_vectors=True`
 
     @property
     def best(self) -> SiteIdentification:
@@ -120,6 +124,8 @@ def heldout_identification(
     neutral_variance: float = 0.5,
     pca_mode: str = "dialogue",
     batch_tokens: int = 4096,
+    return_vectors: bool = False,
+    corpus_info: "dict[str, Any] | None" = None,
     progress: bool = True,
 ) -> HeldoutIdentification:
     """Leave-topics-out identification accuracy of story vectors and of the template control.
@@ -135,6 +141,10 @@ def heldout_identification(
         metric: "projection" (the paper's probe readout, `emovec.ops.scores`) or "cosine".
         templates: Template sentences for the control; None skips it.
         start, neutral_variance, pca_mode, batch_tokens: As in `extract_vectors`.
+        return_vectors: Also build the bundle over the whole corpus (training and held-out
+            stories) from the same pass, in `.vectors`: what `extract_vectors` returns on
+            these stories (to float rounding), without a second pass over the corpus.
+        corpus_info: Extra provenance for that bundle (as in `extract_vectors`).
         progress: Show progress bars on stderr.
 
     Returns:
@@ -142,11 +152,21 @@ def heldout_identification(
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
-    train, held, test_topics = split_topics(list(stories), test_fraction=test_fraction, seed=seed)
+    stories = list(stories)
+    neutral = None if neutral is None else list(neutral)
+    train, held, test_topics = split_topics(stories, test_fraction=test_fraction, seed=seed)
     recipe = Recipe(start, neutral_variance, pca_mode, batch_tokens)
+    # The corpus order of emotions, so the whole-corpus bundle matches `extract_vectors`.
+    order = list(dict.fromkeys(str(field_of(r, "emotion")) for r in stories))
+    trained = {str(field_of(r, "emotion")) for r in train}
+    if missing := [e for e in order if e not in trained]:
+        raise ValueError(
+            f"Every story of {missing[:5]} fell into the held-out topics, so no vector can be"
+            " trained for them: use more topics per emotion, a smaller test_fraction or another seed."
+        )
     site_list = parse_sites(sites if isinstance(sites, str) else list(sites), backend.n_layers)
     story_stats, neutral_stats, corpus = collect_statistics(
-        backend, train, neutral, site_list, recipe, progress=progress
+        backend, train, neutral, site_list, recipe, emotions=order, progress=progress
     )
     vectors = build_vectors(backend, story_stats, neutral_stats, recipe, corpus)
     control = None
@@ -162,7 +182,15 @@ def heldout_identification(
         )
         control = build_vectors(backend, t_stats, neutral_stats, recipe, t_corpus)
     centre = story_stats.emotion_means().mean(0)  # [site, d_model], the train grand mean
-    acts, labels = _held_out_means(backend, held, site_list, recipe, vectors.emotions, progress)
+    acts, labels = _held_out_means(
+        backend,
+        held,
+        site_list,
+        recipe,
+        vectors.emotions,
+        progress,
+        fold_into=story_stats if return_vectors else None,
+    )
     rows = []
     for j, site in enumerate(site_list):
         x = acts[:, j] - centre[j].to(acts.dtype)
@@ -177,9 +205,13 @@ def heldout_identification(
                 None if tmpl is None else topk_accuracy(tmpl, labels, 5),
             )
         )
+    full = None
+    if return_vectors:  # story_stats now hold every story: the training vectors are built
+        summary = {**(corpus_info or {}), **corpus_summary(stories, neutral)}
+        full = build_vectors(backend, story_stats, neutral_stats, recipe, summary)
     n = len(vectors.emotions)
     return HeldoutIdentification(
-        tuple(rows), 1.0 / n, n, len(train), len(held), test_topics, metric
+        tuple(rows), 1.0 / n, n, len(train), len(held), test_topics, metric, full
     )
 
 
@@ -197,6 +229,7 @@ def _held_out_means(
     recipe: Recipe,
     emotions: Sequence[str],
     progress: bool,
+    fold_into: StoryStatistics | None = None,
 ) -> tuple[Float[Tensor, "n site d_model"], Int[Tensor, " n"]]:
     index = {e: i for i, e in enumerate(emotions)}
     unknown = sorted({str(field_of(r, "emotion")) for r in held} - set(index))
@@ -217,4 +250,6 @@ def _held_out_means(
     for items, captured in stream:
         rows.append(torch.stack([captured[s][:, :-2] for s in sites], dim=1))
         labels.extend(index[it.label or ""] for it in items)
+        if fold_into is not None:
+            fold_into.add([it.label or "" for it in items], captured)
     return torch.cat(rows).double(), torch.tensor(labels, dtype=torch.long)

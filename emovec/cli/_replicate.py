@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="fewer sites and prompts (a smoke run)"
     )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        default=None,
+        help="also write the results page there (e.g. docs/results.md)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -41,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from emovec import load_backend, parse_sites
     from emovec.corpus import load_corpus
     from emovec.pipeline import StageCache
-    from emovec.pipeline._main_job import STAGES
+    from emovec.pipeline._main_job import stages
 
     corpus = load_corpus(args.corpus)
     say(
@@ -54,14 +60,62 @@ def run(args: argparse.Namespace) -> int:
     cache = StageCache(args.out, force=args.force, say=say)
     context: dict[str, Any] = {"backend": backend, "corpus": corpus, "sites": sites, "args": args}
     results: dict[str, Any] = {}
-    for name, make in STAGES:
+    for name, make in stages():
         results[name] = cache.run(make(context, results))
     headline = {k: v for r in results.values() for k, v in r.get("headline", {}).items()}
-    (Path(args.out) / "headline.json").write_text(json.dumps(headline, indent=2))
+    out = Path(args.out)
+    (out / "headline.json").write_text(json.dumps(headline, indent=2))
+    page = _page(args, backend, results, headline)
+    (out / "results.md").write_text(page)
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.markdown.with_suffix(".tmp")
+        tmp.write_text(page)
+        tmp.replace(args.markdown)
     print("\nheadline numbers (" + backend.model_id + ")")
     for key, value in headline.items():
-        print(f"  {key:38s} {value}")
+        print(f"  {key:44s} {value}")
     report = results.get("report", {}).get("report_file")
     if report:
-        print(f"\nreport: {Path(args.out) / report}")
+        print(f"\nreport: {out / report}")
+    print(
+        f"results page: {out / 'results.md'}" + (f" and {args.markdown}" if args.markdown else "")
+    )
     return 0
+
+
+def _page(args: argparse.Namespace, backend: Any, results: dict[str, Any], headline: dict) -> str:
+    from emovec.pipeline._results_page import fenced, read_text, results_markdown
+
+    out = Path(args.out)
+    command = "emovec replicate" + (" --quick" if args.quick else "")
+    if args.markdown is not None:
+        command += f" --markdown {args.markdown}"
+    sections = {}
+    if "vectors" in results:
+        sections["Held-out identification (story vectors vs template control)"] = fenced(
+            read_text(out / "vectors" / "heldout.txt")
+        )
+    if "validation" in results:
+        sections["Valence and arousal alignment per site"] = fenced(
+            read_text(out / results["validation"]["validation_file"])
+        )
+    if "monitor" in results:
+        sections["Monitor: pressure vs neutral prompts, per site"] = fenced(
+            read_text(out / "monitor" / "evaluation.txt")
+        )
+    if "steer" in results:
+        sections["Steering: the pressure suite"] = fenced(
+            read_text(out / results["steer"]["summary_file"])
+        )
+    if "report" in results:
+        body = read_text(out / results["report"]["summary_file"])
+        sections["Validation report"] = body.split("\n", 1)[1] if body.startswith("#") else body
+    seconds = {name: r.get("seconds", "cached") for name, r in results.items()}
+    return results_markdown(
+        model=backend.model_id,
+        command=command,
+        headline=headline,
+        seconds=seconds,
+        sections=sections,
+    )

@@ -74,7 +74,7 @@ def _defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
 def run_report(args: argparse.Namespace) -> int:
     import emovec
     from emovec.analysis._geometry_report import ratings_for
-    from emovec.analysis._sweeps import load_families, load_scenarios
+    from emovec.analysis._stimuli import load_families, load_scenarios
     from emovec.catalogue import load_norms
     from emovec.report import build_report, summary_markdown
     from emovec.vectors import EmotionVectors, ModelMismatchError, write_atomic

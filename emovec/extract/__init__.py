@@ -22,6 +22,7 @@ from ._control import template_vectors as template_vectors
 from ._recipe import Recipe as Recipe
 from ._recipe import build_vectors as build_vectors
 from ._recipe import collect_statistics as collect_statistics
+from ._recipe import corpus_summary as corpus_summary
 from ._recipe import emotion_directions as emotion_directions
 from ._recipe import extract_vectors as extract_vectors
 from ._recipe import field_of as field_of
@@ -44,6 +45,7 @@ __all__ = [
     "build_vectors",
     "capture_stream",
     "collect_statistics",
+    "corpus_summary",
     "emotion_directions",
     "extract_vectors",
     "field_of",

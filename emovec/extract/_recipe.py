@@ -188,6 +188,21 @@ class _Ledger:
             yield item
 
 
+def corpus_summary(stories: Iterable[Any], neutral: Iterable[Any] | None) -> dict[str, Any]:
+    """The corpus provenance `collect_statistics` records (hash in stream order, counts),
+    computed without a model: for results assembled from several passes over one corpus."""
+    ledger = _Ledger()
+    for _ in ledger.track("story", story_items(stories)):
+        pass
+    for _ in ledger.track("neutral", neutral_items(neutral or ())):
+        pass
+    return {
+        "sha256": ledger.hasher.hexdigest(),
+        "n_stories": len(ledger.seen.get("story", ())),
+        "n_neutral": len(ledger.seen.get("neutral", ())),
+    }
+
+
 def collect_statistics(
     backend: Any,
     stories: Iterable[Any] | None,

@@ -10,6 +10,7 @@ effects), `specificity` (steer i, read j), and the behavioural suites `preferenc
 `.summary()`, `.save(folder)` (JSON and PNG/SVG plots).
 """
 
+from ._directions import span_basis as span_basis
 from ._dose import GENERATION_PROMPTS as GENERATION_PROMPTS
 from ._dose import NEUTRAL_TEXTS as NEUTRAL_TEXTS
 from ._dose import DoseResponse as DoseResponse
@@ -27,11 +28,13 @@ from ._metrics import Probability as Probability
 from ._metrics import parse_metric as parse_metric
 from ._patching import PatchResult as PatchResult
 from ._patching import patching as patching
+from ._positions import last as last
 from ._preferences import PreferenceResult as PreferenceResult
 from ._preferences import preference_suite as preference_suite
 from ._pressure import PressureResult as PressureResult
 from ._pressure import pressure_suite as pressure_suite
 from ._runs import next_token_logits as next_token_logits
+from ._sites import default_site as default_site
 from ._spec import Ablate as Ablate
 from ._spec import Clamp as Clamp
 from ._spec import Intervention as Intervention
@@ -39,9 +42,6 @@ from ._spec import Interventions as Interventions
 from ._spec import Patch as Patch
 from ._spec import Steer as Steer
 from ._spec import compile_edits as compile_edits
-from ._spec import default_site as default_site
-from ._spec import last as last
-from ._spec import span_basis as span_basis
 from ._specificity import Specificity as Specificity
 from ._specificity import specificity as specificity
 from ._suites import Activity as Activity

@@ -22,10 +22,13 @@ from torch import Tensor
 from emovec._site import Site
 from emovec.ops import reject
 
+from ._directions import _finite
 from ._metrics import Metric, kl_per_token
 from ._plots import figure, plain, save_figure, save_json
+from ._positions import _check_positions, row_masks
 from ._runs import Steering, progress_bar, rows_logits, sweep
-from ._spec import Steer, _check_bundle, _check_positions, _finite, _sites, row_masks
+from ._sites import _check_bundle, _sites
+from ._spec import Steer
 
 NEUTRAL_TEXTS: tuple[str, ...] = (
     "The meeting is scheduled for Tuesday at ten in the second-floor conference room.",

@@ -17,10 +17,12 @@ import numpy as np
 
 from emovec._batch import TokenBatch
 
+from ._alignment import patch_edit
+from ._directions import _subspace
 from ._metrics import Metric
 from ._plots import figure, plain, save_figure, save_json
 from ._runs import next_token_logits, progress_bar
-from ._spec import Patch, _subspace, patch_edit
+from ._spec import Patch
 
 
 @dataclass

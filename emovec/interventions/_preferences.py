@@ -26,11 +26,12 @@ from torch import Tensor
 from emovec._site import Site
 from emovec.ops import bootstrap_ci
 
+from ._directions import _finite
 from ._dose import random_directions
 from ._elo import fit_bradley_terry, pearson, rating_against, to_elo
 from ._plots import figure, plain, save_figure, save_json
 from ._runs import Steering, chunks, last_real, pad_masks, pad_rows, progress_bar, sweep
-from ._spec import _check_bundle, _finite, _sites, default_site
+from ._sites import _check_bundle, _sites, default_site
 from ._suites import (
     PREFERENCE_TEMPLATE,
     Activity,

@@ -19,10 +19,11 @@ import torch
 
 from emovec.ops import bootstrap_ci
 
+from ._directions import _finite
 from ._dose import random_directions
 from ._plots import figure, plain, save_figure, save_json
 from ._runs import Steering, progress_bar, sweep
-from ._spec import _check_bundle, _finite, _sites, default_site
+from ._sites import _check_bundle, _sites, default_site
 from ._suites import PRESSURE_TEMPLATE, Situation, ab_choice, letters, load_situations, render
 
 

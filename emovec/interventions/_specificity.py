@@ -19,9 +19,11 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
+from ._directions import _finite
 from ._plots import figure, plain, save_figure, save_json
+from ._positions import _check_positions, row_masks
 from ._runs import Steering, _mixed_edits, chunks, pad_masks, pad_rows, progress_bar
-from ._spec import _check_bundle, _check_positions, _finite, _sites, default_site, row_masks
+from ._sites import _check_bundle, _sites, default_site
 
 
 def token_mean(

@@ -23,6 +23,15 @@ from ._calibration import calibrate as calibrate
 from ._calibration import calibration_from_readings as calibration_from_readings
 from ._calibration import calibration_path as calibration_path
 from ._calibration import vectors_fingerprint as vectors_fingerprint
+from ._conditions import AllOf as AllOf
+from ._conditions import AnyOf as AnyOf
+from ._conditions import Condition as Condition
+from ._conditions import Not as Not
+from ._conditions import Rising as Rising
+from ._conditions import Sustained as Sustained
+from ._conditions import Then as Then
+from ._conditions import Threshold as Threshold
+from ._conditions import condition_from_dict as condition_from_dict
 from ._evaluate import EvalPrompt as EvalPrompt
 from ._evaluate import Evaluation as Evaluation
 from ._evaluate import SiteResult as SiteResult
@@ -35,6 +44,8 @@ from ._events import iter_events as iter_events
 from ._events import read_events as read_events
 from ._events import validate_event as validate_event
 from ._events import write_events as write_events
+from ._layout import Frame as Frame
+from ._layout import Layout as Layout
 from ._monitor import Monitor as Monitor
 from ._monitor import Probes as Probes
 from ._monitor import default_site as default_site
@@ -43,23 +54,12 @@ from ._render import Transcript as Transcript
 from ._render import heatmap_html as heatmap_html
 from ._render import plot_readings as plot_readings
 from ._render import save_heatmap as save_heatmap
-from ._rules import AllOf as AllOf
-from ._rules import AnyOf as AnyOf
-from ._rules import Condition as Condition
-from ._rules import Frame as Frame
-from ._rules import Layout as Layout
-from ._rules import Not as Not
-from ._rules import Rising as Rising
+from ._rule_files import dumps_rules as dumps_rules
+from ._rule_files import load_rules as load_rules
+from ._rule_files import rules_from_dict as rules_from_dict
+from ._rule_files import rules_to_dict as rules_to_dict
 from ._rules import Rule as Rule
 from ._rules import RuleSet as RuleSet
-from ._rules import Sustained as Sustained
-from ._rules import Then as Then
-from ._rules import Threshold as Threshold
-from ._rules import condition_from_dict as condition_from_dict
-from ._rules import dumps_rules as dumps_rules
-from ._rules import load_rules as load_rules
-from ._rules import rules_from_dict as rules_from_dict
-from ._rules import rules_to_dict as rules_to_dict
 
 __all__ = [
     "SCHEMA",

@@ -24,7 +24,8 @@ from emovec.vectors import EmotionVectors
 from ._actions import ActionContext, Alert, Outcome
 from ._calibration import Calibration
 from ._events import SCHEMA
-from ._rules import Frame, Layout, Rule, RuleSet
+from ._layout import Frame, Layout
+from ._rules import Rule, RuleSet
 
 Listener = Callable[[dict[str, Any]], Any]
 

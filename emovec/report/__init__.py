@@ -8,12 +8,9 @@ and `figures/*.png|svg`. `render_report(content, out_dir)` is the renderer alone
 of your own sections. CLI: `emovec report BUNDLE`.
 """
 
-from ._build import FLOORS as FLOORS
-from ._build import PAPER as PAPER
 from ._build import ReportResult as ReportResult
 from ._build import build_report as build_report
-from ._build import summarize as summarize
-from ._build import summary_markdown as summary_markdown
+from ._build import heldout_numbers as heldout_numbers
 from ._html import Figure as Figure
 from ._html import RenderedReport as RenderedReport
 from ._html import ReportContent as ReportContent
@@ -21,6 +18,10 @@ from ._html import Section as Section
 from ._html import Table as Table
 from ._html import Text as Text
 from ._html import render_report as render_report
+from ._markdown import summary_markdown as summary_markdown
+from ._summary import FLOORS as FLOORS
+from ._summary import PAPER as PAPER
+from ._summary import summarize as summarize
 
 __all__ = [
     "FLOORS",
@@ -33,6 +34,7 @@ __all__ = [
     "Table",
     "Text",
     "build_report",
+    "heldout_numbers",
     "render_report",
     "summarize",
     "summary_markdown",

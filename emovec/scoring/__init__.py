@@ -3,12 +3,12 @@ filtering, for data selection at the source. Streams a corpus of any size with b
 resumes after an interruption with identical output, and reports bad lines by number.
 """
 
-from ._score import DocumentScorer as DocumentScorer
-from ._score import Line as Line
-from ._score import ScoreSummary as ScoreSummary
-from ._score import parse_line as parse_line
+from ._corpus import Line as Line
+from ._corpus import parse_line as parse_line
 from ._score import score_corpus as score_corpus
-from ._score import score_texts as score_texts
+from ._scorer import DocumentScorer as DocumentScorer
+from ._scorer import score_texts as score_texts
+from ._summary import ScoreSummary as ScoreSummary
 
 __all__ = [
     "DocumentScorer",

@@ -32,7 +32,9 @@ def test_cached_sampling_matches_eager(pair):
     eager, grouped = pair
     kwargs = dict(max_new_tokens=12, temperature=0.8, top_p=0.95, seed=3, stop_at_eos=False)
     prompts = ["tell me", "a longer prompt that pads the other row"]
-    assert grouped.generate(prompts, **kwargs).token_ids == eager.generate(prompts, **kwargs).token_ids
+    assert (
+        grouped.generate(prompts, **kwargs).token_ids == eager.generate(prompts, **kwargs).token_ids
+    )
 
 
 @pytest.mark.real
@@ -41,4 +43,7 @@ def test_default_model_loads_with_grouped_attention():
     reference = emovec.load_backend()
     prompts = ["Write one sentence about rain.", "Hi"]
     kwargs = dict(max_new_tokens=8, temperature=0.0)
-    assert backend.generate(prompts, **kwargs).token_ids == reference.generate(prompts, **kwargs).token_ids
+    assert (
+        backend.generate(prompts, **kwargs).token_ids
+        == reference.generate(prompts, **kwargs).token_ids
+    )

@@ -33,3 +33,37 @@ def test_heldout_identification_runs_with_the_template_control(backend, stories,
             assert 0.0 <= acc <= 1.0
         assert row.story_top5 == 1.0  # only 4 emotions
     assert "chance@1 = 0.2500" in result.table()
+
+
+def test_the_same_pass_yields_the_whole_corpus_bundle(backend, stories, neutral):
+    from emovec.extract import extract_vectors
+
+    result = heldout_identification(
+        backend, stories, neutral[:4], sites="1:3", start=4, test_fraction=0.34,
+        templates=None, return_vectors=True, corpus_info={"source": "toy"}, progress=False,
+    )  # fmt: skip
+    direct = extract_vectors(
+        backend, stories, neutral[:4], sites="1:3", start=4, corpus_info={"source": "toy"},
+        progress=False,
+    )  # fmt: skip
+    fused = result.vectors
+    assert fused is not None and fused.emotions == direct.emotions and fused.sites == direct.sites
+    torch.testing.assert_close(fused.vectors, direct.vectors, rtol=0, atol=1e-6)
+    assert fused.metadata["corpus"] == direct.metadata["corpus"]
+    assert fused.metadata["neutral_pcs_removed"] == direct.metadata["neutral_pcs_removed"]
+    assert fused.metadata["residual_norms"] == pytest.approx(direct.metadata["residual_norms"])
+    assert (
+        heldout_identification(
+            backend, stories, neutral[:4], sites="1:3", start=4, test_fraction=0.34, progress=False
+        ).vectors
+        is None
+    )
+
+
+def test_an_emotion_with_only_held_out_stories_is_refused_before_any_model_call(stories):
+    lonely = [*stories, {"emotion": "lonely", "text": "x " * 20, "topic": stories[0]["topic"]}]
+    train, held, topics = split_topics(lonely, test_fraction=0.34, seed=0)
+    if stories[0]["topic"] not in topics:  # put the lone story's topic on the held-out side
+        lonely[-1]["topic"] = topics[0]
+    with pytest.raises(ValueError, match="lonely.*held-out topics"):
+        heldout_identification(None, lonely, None, test_fraction=0.34, seed=0)

@@ -7,16 +7,10 @@ import torch
 
 from emovec import Site
 from emovec._batch import TokenBatch
-from emovec.analysis._sweeps import (
-    Family,
-    Scenario,
-    _p_best,
-    implicit_scenarios,
-    intensity_sweep,
-    load_families,
-    load_scenarios,
-    read_probes,
-)
+from emovec.analysis._readings import read_probes
+from emovec.analysis._scenarios import implicit_scenarios
+from emovec.analysis._stimuli import Family, Scenario, load_families, load_scenarios
+from emovec.analysis._sweeps import _p_best, intensity_sweep
 from emovec.catalogue import Catalogue
 from emovec.vectors import EmotionVectors
 

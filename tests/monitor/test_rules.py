@@ -34,7 +34,7 @@ from emovec.monitor import (
     rules_from_dict,
     rules_to_dict,
 )
-from emovec.monitor import _rules as rules_module
+from emovec.monitor import _evaluators as evaluators_module
 
 LAYOUT = Layout(("a", "b"), (Site(0),), calibrated=False)
 ROWS = 3
@@ -281,7 +281,7 @@ def _rising_counts_padding(self, frame):
 )
 def test_a_wrong_evaluator_is_caught(monkeypatch, cls, method, mutant, cond):
     assert sum(mismatches(cond, v, m) for v, m in random_streams(1)) == 0
-    monkeypatch.setattr(getattr(rules_module, cls), method, mutant)
+    monkeypatch.setattr(getattr(evaluators_module, cls), method, mutant)
     assert sum(mismatches(cond, v, m) for v, m in random_streams(1)) > 0
 
 

@@ -8,7 +8,7 @@ import torch
 
 import emovec
 from emovec import Site
-from emovec.analysis._sweeps import load_families, load_scenarios
+from emovec.analysis._stimuli import load_families, load_scenarios
 from emovec.catalogue import Catalogue, load_norms
 from emovec.report import build_report, summary_markdown
 from emovec.vectors import EmotionVectors, ModelMismatchError

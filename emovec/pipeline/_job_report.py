@@ -1,0 +1,54 @@
+"""The main job's report stage: every validation analysis on the bundle, as one HTML report.
+
+Held-out identification was measured by the vectors stage in the same pass that built the
+bundle; the report shows those numbers instead of reading the corpus a second time.
+"""
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._stages import Stage
+
+Context = dict[str, Any]
+
+
+def report_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
+    from ._main_job import identity
+
+    quick = bool(getattr(ctx["args"], "quick", False))
+    n_resamples = 200 if quick else 1000
+    inputs = {
+        **identity(ctx),
+        "bundle": done["vectors"]["digest"],
+        "heldout": done["vectors"]["heldout_file"],
+        "n_resamples": n_resamples,
+        "seed": int(getattr(ctx["args"], "seed", 0)),
+    }
+
+    def run(out: Path) -> dict[str, Any]:
+        from emovec.report import build_report, summary_markdown
+
+        heldout = json.loads((out / done["vectors"]["heldout_file"]).read_text())
+        result = build_report(
+            out / done["vectors"]["bundle_file"],
+            ctx["backend"],
+            heldout=heldout,
+            out_dir=out / "report",
+            n_resamples=n_resamples,
+            seed=inputs["seed"],
+        )
+        (out / "report" / "summary.md").write_text(summary_markdown(result))
+        headline = {}
+        for name, value, floor, verdict in result.summary:
+            if "tylenol" in name and "rho" in name and value is not None:
+                headline[name] = f"{value:+.3f} (floor {floor}; {verdict})"
+        return {
+            "report_file": "report/report.html",
+            "numbers_file": "report/numbers.json",
+            "summary_file": "report/summary.md",
+            "headline": headline,
+        }
+
+    return Stage("report", inputs, run)
