@@ -22,7 +22,7 @@ fetch: $(STAMP)
 	$(VENV)/bin/emovec models fetch
 
 demo: fetch
-	$(VENV)/bin/emovec demo
+	$(VENV)/bin/emovec replicate
 
 # The report test renders HTML in headless Chromium; install Debian's when we may (root, apt).
 browser:

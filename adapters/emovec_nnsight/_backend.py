@@ -60,6 +60,10 @@ class NNsightBackend(BackendBase):
             or getattr(inner.config, "_name_or_path", "unknown"),
         )
         self.source = source
+        self._wrapper = any(
+            cls.__name__ == "HuggingFaceModel" and cls.__module__.startswith("nnsight.")
+            for cls in type(model).__mro__
+        )
 
     @property
     def device(self):  # type: ignore[override]
@@ -87,7 +91,10 @@ class NNsightBackend(BackendBase):
         if past is not None:
             inputs["past_key_values"] = past
         extra = {"logits_to_keep": 1} if last_logits_only else {}
-        with self.model.trace(inputs, use_cache=use_cache, **extra):
+        # Hugging Face wrappers take the tokenised batch as one argument; a bare `NNsight`
+        # calls the module itself, which wants keyword arguments.
+        args, kwargs = ((inputs,), {}) if self._wrapper else ((), inputs)
+        with self.model.trace(*args, **kwargs, use_cache=use_cache, **extra):
             for site, plan in plans.items():
                 layer = self.layers[site.layer]
                 store: dict[Site, Tensor] = {}

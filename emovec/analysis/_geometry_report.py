@@ -124,6 +124,29 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b) / denom if denom > 0 else float("nan")
 
 
+def _corr_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a - a.mean(-1, keepdims=True)
+    b = b - b.mean(-1, keepdims=True)
+    denom = np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (a * b).sum(-1) / denom, np.nan)
+
+
+def pearson_resamples(pairs: Float[Tensor, "r n 2"]) -> Float[Tensor, " r"]:
+    """`pearson_columns` of each resample in a stack (for a batched bootstrap)."""
+    x = pairs.detach().double().cpu().numpy()
+    return torch.from_numpy(_corr_rows(x[..., 0], x[..., 1]))
+
+
+def spearman_resamples(pairs: Float[Tensor, "r n 2"]) -> Float[Tensor, " r"]:
+    """`spearman_columns` of each resample in a stack (average ranks for ties)."""
+    from scipy.stats import rankdata
+
+    x = pairs.detach().double().cpu().numpy()
+    ranks = rankdata(x, axis=-2)
+    return torch.from_numpy(_corr_rows(ranks[..., 0], ranks[..., 1]))
+
+
 def pearson_columns(pairs: Float[Tensor, "n 2"]) -> float:
     """Pearson r of the two columns of `pairs` (NaN when a column is constant).
 
@@ -266,9 +289,10 @@ class GeometryReport:
 
 
 def _interval(
-    fn: Callable[[Tensor], float], pairs: Tensor, n_resamples: int, seed: int
+    fn: Callable[[Tensor], Tensor], pairs: Tensor, n_resamples: int, seed: int
 ) -> ConfidenceInterval:
-    """`bootstrap_ci`, or NaNs when a column is constant (no correlation is defined)."""
+    """A batched `bootstrap_ci` of a per-resample statistic, or NaNs when a column is constant
+    (no correlation is defined)."""
     nan = float("nan")
     if bool((pairs.amax(0) == pairs.amin(0)).any()):
         return ConfidenceInterval(nan, nan, nan)
@@ -279,7 +303,7 @@ def _interval(
         from scipy.stats import DegenerateDataWarning
 
         warnings.simplefilter("ignore", category=DegenerateDataWarning)
-        return bootstrap_ci(fn, pairs, n_resamples=n_resamples, seed=seed)
+        return bootstrap_ci(fn, pairs, n_resamples=n_resamples, seed=seed, batched=True)
 
 
 def recommend_site(
@@ -361,8 +385,8 @@ def geometry_report(
         for pc in range(k):
             for name in RATINGS:
                 pairs = torch.stack([coords[rows, pc], columns[name]], dim=1)
-                p = _interval(pearson_columns, pairs, n_resamples, seed)
-                s = _interval(spearman_columns, pairs, n_resamples, seed)
+                p = _interval(pearson_resamples, pairs, n_resamples, seed)
+                s = _interval(spearman_resamples, pairs, n_resamples, seed)
                 correlations.append(
                     Correlation(pc + 1, name, p.estimate, p.low, p.high, s.estimate, s.low, s.high)
                 )

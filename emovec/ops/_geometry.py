@@ -229,6 +229,7 @@ def bootstrap_ci(
     confidence: float = 0.95,
     seed: int = 0,
     method: Literal["percentile", "basic", "BCa"] = "percentile",
+    batched: bool = False,
 ) -> ConfidenceInterval:
     """Seeded bootstrap confidence interval of `fn(samples)` (`scipy.stats.bootstrap`).
 
@@ -243,6 +244,8 @@ def bootstrap_ci(
         confidence: Confidence level of the interval.
         seed: Seeds the resampling; the same seed gives the same interval.
         method: scipy's interval method; "BCa" corrects bias and skew but costs n more calls.
+        batched: `fn` takes a stack of resamples `[r, n, ...]` and returns `[r]` statistics,
+            so all resamples cost a few vectorised calls instead of `n_resamples` calls.
 
     Returns:
         The statistic on all samples and the interval's bounds.
@@ -264,14 +267,19 @@ def bootstrap_ci(
     def statistic(idx: np.ndarray) -> float:
         return float(fn(samples[torch.from_numpy(idx).to(samples.device)]))
 
+    def statistics(idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        rows = torch.from_numpy(np.array(idx)).to(samples.device)  # a copy: scipy may pass views
+        return np.asarray(torch.as_tensor(fn(samples[rows])).detach().cpu(), dtype=np.float64)
+
     result = bootstrap(
         (np.arange(n),),
-        statistic,
+        statistics if batched else statistic,
         n_resamples=n_resamples,
         confidence_level=confidence,
         method=method,
-        vectorized=False,
+        vectorized=batched,
         rng=np.random.default_rng(seed),
     )
     low, high = result.confidence_interval
-    return ConfidenceInterval(float(fn(samples)), float(low), float(high))
+    estimate = fn(samples[None])[0] if batched else fn(samples)
+    return ConfidenceInterval(float(estimate), float(low), float(high))

@@ -104,3 +104,23 @@ def test_unembed_identical_and_matches_the_last_position(backends):
         torch.testing.assert_close(
             backends[name].unembed(resid), ref.unembed(resid), atol=TOL, rtol=0
         )
+
+
+def test_a_bare_nnsight_wrapper_works_like_the_others(tiny_backends, tokenizer):
+    import copy
+
+    from nnsight import NNsight
+
+    import emovec
+
+    hf = tiny_backends["hf"]
+    bare = emovec.attach(NNsight(copy.deepcopy(hf.model)), tokenizer=tokenizer)
+    batch = hf.tokenize(TEXTS)
+    sites = [Site(1), Site(hf.n_layers - 1, "resid_pre")]
+    want, got = hf.capture(batch, sites), bare.capture(batch, sites)
+    for site in sites:
+        torch.testing.assert_close(got[site], want[site], rtol=0, atol=TOL)
+    edits = edits_for(hf)
+    torch.testing.assert_close(
+        bare.run(batch, edits=edits), hf.run(batch, edits=edits), atol=TOL, rtol=0
+    )

@@ -116,3 +116,21 @@ def test_spearman_and_pearson_columns():
     assert pearson_columns(pairs) < 0.95
     assert spearman_columns(torch.stack([x, -x], 1)) == pytest.approx(-1.0)
     assert math.isnan(pearson_columns(torch.stack([x, torch.ones(20, dtype=x.dtype)], 1)))
+
+
+def test_resample_statistics_match_the_single_ones():
+    from emovec.analysis._geometry_report import (
+        pearson_columns,
+        pearson_resamples,
+        spearman_columns,
+        spearman_resamples,
+    )
+
+    gen = torch.Generator().manual_seed(0)
+    stack = torch.randn(5, 30, 2, generator=gen, dtype=torch.float64).round(decimals=1)  # ties
+    stack[2, :, 1] = 1.0  # a constant column: NaN, as the single version gives
+    p, s = pearson_resamples(stack), spearman_resamples(stack)
+    for i in range(5):
+        for batch, single in ((p, pearson_columns), (s, spearman_columns)):
+            want = single(stack[i])
+            assert (batch[i].isnan() and want != want) or float(batch[i]) == pytest.approx(want)

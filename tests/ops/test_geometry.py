@@ -269,3 +269,20 @@ def test_geometry_ops_are_pure():
     rsa(sim, sim.exp()), procrustes(x, x.flip(0)), kmeans(x, 3), hierarchical_order(sim)
     bootstrap_ci(lambda s: s.mean(), x, n_resamples=20)
     assert torch.equal(x, x0) and torch.equal(sim, sim0)
+
+
+@pytest.mark.parametrize("method", ["percentile", "BCa"])
+def test_batched_bootstrap_equals_the_per_resample_one(method):
+    gen = torch.Generator().manual_seed(1)
+    samples = torch.randn(40, 2, generator=gen, dtype=torch.float64)
+
+    def one(s):
+        return float(s[:, 0].mean() - s[:, 1].mean())
+
+    def many(s):
+        return s[..., 0].mean(-1) - s[..., 1].mean(-1)
+
+    a = bootstrap_ci(one, samples, n_resamples=300, seed=4, method=method)
+    b = bootstrap_ci(many, samples, n_resamples=300, seed=4, method=method, batched=True)
+    assert a.estimate == pytest.approx(b.estimate, abs=1e-12)
+    assert (a.low, a.high) == pytest.approx((b.low, b.high), abs=1e-12)
