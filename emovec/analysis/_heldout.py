@@ -71,6 +71,7 @@ class HeldoutIdentification:
     test_topics: tuple[str, ...]
     metric: str
     vectors: EmotionVectors | None = None  # whole-corpus bundle, with `return_vectors=True`
+    confusions: tuple[tuple[str, str, int], ...] = ()  # at the best site: (true, predicted, n)
 
     @property
     def best(self) -> SiteIdentification:
@@ -89,6 +90,9 @@ class HeldoutIdentification:
             f" training stories; {self.n_emotions} emotions, chance@1 = {self.chance:.4f}"
             f" (@5 = {min(1.0, 5 * self.chance):.4f}); readout: {self.metric}"
         )
+        if self.confusions:
+            mistakes = ", ".join(f"{t}->{p} ({c})" for t, p, c in self.confusions)
+            lines.append(f"most frequent mistakes at {self.best.site}: {mistakes}")
         return "\n".join(lines)
 
 
@@ -191,10 +195,11 @@ def heldout_identification(
         progress,
         fold_into=story_stats if return_vectors else None,
     )
-    rows = []
+    rows, predicted = [], []
     for j, site in enumerate(site_list):
         x = acts[:, j] - centre[j].to(acts.dtype)
         story = _readout(x, vectors.at(site), metric)
+        predicted.append(story.argmax(1))
         tmpl = None if control is None else _readout(x, control.at(site), metric)
         rows.append(
             SiteIdentification(
@@ -210,9 +215,29 @@ def heldout_identification(
         summary = {**(corpus_info or {}), **corpus_summary(stories, neutral)}
         full = build_vectors(backend, story_stats, neutral_stats, recipe, summary)
     n = len(vectors.emotions)
+    best = max(range(len(rows)), key=lambda i: rows[i].story_top1)
     return HeldoutIdentification(
-        tuple(rows), 1.0 / n, n, len(train), len(held), test_topics, metric, full
-    )
+        tuple(rows), 1.0 / n, n, len(train), len(held), test_topics, metric, full,
+        confusions(labels, predicted[best], vectors.emotions),
+    )  # fmt: skip
+
+
+def confusions(
+    labels: Int[Tensor, " n"], predicted: Int[Tensor, " n"], emotions: Sequence[str], top: int = 15
+) -> tuple[tuple[str, str, int], ...]:
+    """The most frequent mistakes as `(true, predicted, count)`, most frequent first.
+
+    Example:
+        >>> confusions(torch.tensor([0, 0, 1, 2]), torch.tensor([1, 1, 1, 0]), ["a", "b", "c"])
+        (('a', 'b', 2), ('c', 'a', 1))
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for t, p in zip(labels.tolist(), predicted.tolist(), strict=True):
+        if t != p:
+            key = (emotions[t], emotions[p])
+            counts[key] = counts.get(key, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple((t, p, c) for (t, p), c in ranked[:top])
 
 
 def _readout(

@@ -366,4 +366,5 @@ def heldout_numbers(result: Any) -> dict[str, Any]:
             }
             for r in result.rows
         ],
+        "confusions": [list(c) for c in result.confusions],
     }

@@ -74,6 +74,9 @@ def summary_markdown(result: ReportResult, *, command: str = "") -> str:
                 f"| {r['site']} | {_md(r['story_top1'])} | {_md(r['story_top5'])} |"
                 f" {_md(r['template_top1'])} | {_md(r['template_top5'])} |"
             )
+        if held.get("confusions"):
+            mistakes = ", ".join(f"{t} -> {p} ({c})" for t, p, c in held["confusions"])
+            lines += ["", f"Most frequent mistakes at {held['best_site']}: {mistakes}"]
     sim = n.get("similarity")
     if sim:
         lines += ["", f"## Similarity at {sim['site']}", ""]

@@ -222,6 +222,14 @@ def _heldout_section(held: dict[str, Any]) -> Section:
             table_from(
                 ("site", "story top-1", "story top-5", "template top-1", "template top-5"), rows
             ),
+            *(
+                (
+                    Text(f"Most frequent mistakes at {held['best_site']} (true -> predicted):"),
+                    table_from(("true", "predicted", "stories"), held["confusions"]),
+                )
+                if held.get("confusions")
+                else ()
+            ),
         ),
         "heldout",
     )

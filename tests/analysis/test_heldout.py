@@ -33,6 +33,7 @@ def test_heldout_identification_runs_with_the_template_control(backend, stories,
             assert 0.0 <= acc <= 1.0
         assert row.story_top5 == 1.0  # only 4 emotions
     assert "chance@1 = 0.2500" in result.table()
+    assert all(t != p and n >= 1 for t, p, n in result.confusions)
 
 
 def test_the_same_pass_yields_the_whole_corpus_bundle(backend, stories, neutral):
