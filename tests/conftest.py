@@ -72,6 +72,15 @@ def wrap(model, tokenizer, adapter: str):
 
 
 @pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, tokenizer):
+    """The tiny random Llama saved as a local checkpoint (what the CLI loads with --model)."""
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny_llama().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def tiny_backends(tokenizer):
     """The same tiny random Llama behind every adapter (each on its own copy)."""
     base = tiny_llama()

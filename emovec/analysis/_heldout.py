@@ -128,6 +128,7 @@ def heldout_identification(
     neutral_variance: float = 0.5,
     pca_mode: str = "dialogue",
     batch_tokens: int = 4096,
+    max_tokens: int | None = None,
     return_vectors: bool = False,
     corpus_info: "dict[str, Any] | None" = None,
     progress: bool = True,
@@ -144,7 +145,7 @@ def heldout_identification(
         seed: Seed of the topic shuffle.
         metric: "projection" (the paper's probe readout, `emovec.ops.scores`) or "cosine".
         templates: Template sentences for the control; None skips it.
-        start, neutral_variance, pca_mode, batch_tokens: As in `extract_vectors`.
+        start, neutral_variance, pca_mode, batch_tokens, max_tokens: As in `extract_vectors`.
         return_vectors: Also build the bundle over the whole corpus (training and held-out
             stories) from the same pass, in `.vectors`: what `extract_vectors` returns on
             these stories (to float rounding), without a second pass over the corpus.
@@ -159,7 +160,7 @@ def heldout_identification(
     stories = list(stories)
     neutral = None if neutral is None else list(neutral)
     train, held, test_topics = split_topics(stories, test_fraction=test_fraction, seed=seed)
-    recipe = Recipe(start, neutral_variance, pca_mode, batch_tokens)
+    recipe = Recipe(start, neutral_variance, pca_mode, batch_tokens, max_tokens=max_tokens)
     # The corpus order of emotions, so the whole-corpus bundle matches `extract_vectors`.
     order = list(dict.fromkeys(str(field_of(r, "emotion")) for r in stories))
     trained = {str(field_of(r, "emotion")) for r in train}

@@ -324,7 +324,7 @@ def _heldout(
     recipe = vectors.metadata.get("recipe") or {}
     settings = {
         key: recipe[key]
-        for key in ("start", "neutral_variance", "pca_mode", "batch_tokens")
+        for key in ("start", "neutral_variance", "pca_mode", "batch_tokens", "max_tokens")
         if recipe.get(key) is not None
     }
     if neutral is None:

@@ -3,17 +3,8 @@ import json
 import pytest
 
 from emovec import cli
-from tests.conftest import tiny_llama
 
 OPEN = ["--min-words", "0", "--max-repeated", "1.0", "--min-english", "0.0", "--min-ascii", "0.0"]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tokenizer):
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tiny_llama().save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture

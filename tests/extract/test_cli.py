@@ -4,17 +4,8 @@ import pytest
 
 from emovec import cli
 from emovec.vectors import EmotionVectors
-from tests.conftest import tiny_llama
 
 from .conftest import toy_neutral, toy_stories
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tokenizer):
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tiny_llama().save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture

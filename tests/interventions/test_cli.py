@@ -6,20 +6,16 @@ import pytest
 
 import emovec
 import emovec.cli
-from tests.conftest import tiny_llama
 
 from .conftest import make_bundle
 
 
 @pytest.fixture(scope="module")
-def local_model(tmp_path_factory, tokenizer):
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tiny_llama().save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    backend = emovec.load_backend(str(folder))
+def local_model(model_dir, tmp_path_factory):
+    backend = emovec.load_backend(str(model_dir))
     bundle = make_bundle(backend)
-    path = bundle.save(folder.parent / "bundle" / "vectors.safetensors")
-    return str(folder), str(path)
+    path = bundle.save(tmp_path_factory.mktemp("bundle") / "vectors.safetensors")
+    return str(model_dir), str(path)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 
 import emovec.cli
 from emovec.monitor import Calibration, read_events
-from tests.conftest import tiny_llama
 
 from . import random_bundle, single_thread
 
@@ -18,11 +17,8 @@ def _one_thread():
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, tokenizer):
+def setup(tmp_path_factory, model_dir):
     root = tmp_path_factory.mktemp("cli")
-    model_dir = root / "tiny"
-    tiny_llama().save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
     bundle = random_bundle(model_id=str(model_dir.resolve())).save(root / "v.safetensors")
     return root, model_dir, bundle
 

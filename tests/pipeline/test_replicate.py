@@ -8,18 +8,15 @@ import emovec.cli
 from emovec.corpus import Record
 from emovec.corpus._records import build_manifest, write_json, write_jsonl
 from emovec.pipeline import Stage, StageCache
-from tests.conftest import tiny_llama
 
 EMOTIONS = ("desperate", "calm", "afraid", "panicked", "happy", "sad", "angry", "bored")
 TOPICS = ("rain", "a lost key", "the night shift", "a letter")
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, tokenizer):
+def setup(tmp_path_factory, model_dir):
     root = tmp_path_factory.mktemp("replicate")
-    model = root / "model"
-    tiny_llama().save_pretrained(model)
-    tokenizer.save_pretrained(model)
+    (root / "model").symlink_to(model_dir, target_is_directory=True)
     stories = [
         Record(
             f"story/{e}/t{t:03d}/s0",

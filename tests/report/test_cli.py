@@ -5,16 +5,7 @@ import json
 import pytest
 
 from emovec import cli
-from tests.conftest import tiny_llama
 from tests.report.test_report import synthetic_bundle
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tokenizer):
-    folder = tmp_path_factory.mktemp("tiny-model")
-    tiny_llama().save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import json
 import pytest
 
 import emovec.cli
-from tests.conftest import tiny_llama
 from tests.monitor import random_bundle, single_thread
 
 
@@ -15,11 +14,8 @@ def _one_thread():
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, tokenizer):
+def setup(tmp_path_factory, model_dir):
     root = tmp_path_factory.mktemp("cli")
-    model_dir = root / "tiny"
-    tiny_llama().save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
     bundle = random_bundle(model_id=str(model_dir.resolve())).save(root / "v.safetensors")
     return root, model_dir, bundle
 
