@@ -45,7 +45,12 @@ class TransformerLensBackend(BackendBase):
             model_id=model_id or source.get("model_id") or getattr(cfg, "model_name", "unknown"),
         )
         self.source = source
-        self.compatibility_mode = bool(getattr(bridge, "compatibility_mode", False))
+
+    @property
+    def compatibility_mode(self) -> bool:
+        """Whether the bridge is in TransformerLens compatibility mode (read from the bridge
+        each time: the user may enable it after attaching)."""
+        return bool(getattr(self.model, "compatibility_mode", False))
 
     def _hooks(
         self, plans: dict[Site, SitePlan], mask: Tensor | None, reducer: Reducer, store: dict

@@ -352,7 +352,8 @@ def build_vectors(
         "neutral_pcs_removed": removed,
         "neutral_variance_removed": explained,
         "mean_norm_before_unit": pre_norms,
-        "compatibility_mode": None,
+        # Only TransformerLens bridges have the mode; it changes activations of LayerNorm models.
+        "compatibility_mode": getattr(backend, "compatibility_mode", None),
         "emovec_version": _version(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

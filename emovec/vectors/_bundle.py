@@ -276,6 +276,13 @@ class EmotionVectors:
                 problems.append(f"weights sha256 {ours_hash[:12]}... vs {their_hash[:12]}...")
         elif model.get("model_id") and model.get("model_id") != backend.model_id:
             problems.append(f"model {model.get('model_id')!r} vs {backend.model_id!r}")
+        ours_mode = self._metadata.get("compatibility_mode")
+        their_mode = getattr(backend, "compatibility_mode", None)
+        if ours_mode is not None and their_mode is not None and bool(ours_mode) != bool(their_mode):
+            problems.append(
+                f"TransformerLens compatibility mode {'on' if ours_mode else 'off'} at extraction"
+                f" vs {'on' if their_mode else 'off'} now (it changes LayerNorm models' activations)"
+            )
         if problems:
             raise ModelMismatchError(
                 f"{where} were extracted from another model ({'; '.join(problems)}). Extract"

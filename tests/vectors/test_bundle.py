@@ -144,3 +144,24 @@ def test_width_and_missing_layers_are_refused_even_with_the_override():
         ev.check(_backend(d_model=8), allow_mismatch=True)
     with pytest.raises(ModelMismatchError, match="site resid_pre.5"):
         ev.check(_backend(n_layers=4), allow_mismatch=True)
+
+
+def test_check_refuses_another_compatibility_mode_unless_allowed():
+    meta_on = {**_bundle().metadata, "compatibility_mode": True}
+    bundle = EmotionVectors(_bundle().vectors, _bundle().emotions, _bundle().sites, meta_on)
+    plain = _backend()  # an HF or nnsight backend has no such mode: nothing to compare
+    assert bundle.check(plain) is bundle
+    off = SimpleNamespace(**vars(_backend()), compatibility_mode=False)
+    with pytest.raises(ModelMismatchError, match="compatibility mode on at extraction vs off"):
+        bundle.check(off)
+    assert bundle.check(off, allow_mismatch=True) is bundle
+
+
+def test_extraction_records_the_bridge_compatibility_mode(tiny_backends):
+    from emovec.extract import template_vectors
+
+    tl = tiny_backends["transformer_lens"]
+    ev = template_vectors(tl, ["calm", "afraid"], sites=[1], progress=False)
+    assert ev.metadata["compatibility_mode"] is False
+    hf = template_vectors(tiny_backends["hf"], ["calm", "afraid"], sites=[1], progress=False)
+    assert hf.metadata["compatibility_mode"] is None
