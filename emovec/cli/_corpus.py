@@ -74,6 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--batch-size", type=int, default=32, help="prompts per generate call (default 32)"
     )
     gen.add_argument(
+        "--crossed-topics",
+        action="store_true",
+        help="write every emotion on the same topics (the paper's emotions x topics design;"
+        " topic content then cancels between emotions)",
+    )
+    gen.add_argument(
         "--attention",
         choices=("emovec_grouped", "eager"),
         default="emovec_grouped",
@@ -169,6 +175,7 @@ def run_generate(args: argparse.Namespace) -> int:
         min_neutral=args.min_neutral,
         max_attempts=args.max_attempts,
         base_seed=args.seed,
+        crossed_topics=args.crossed_topics,
     )
     settings = GenerationSettings(
         max_new_tokens=args.max_new_tokens,

@@ -87,6 +87,11 @@ class Plan:
         min_neutral: Top up neutral dialogues until this many are accepted (0 = never).
         max_attempts: Most attempts per group, top-ups included (None = 3 x the base plan).
         base_seed: Seed that every job seed and topic shuffle derives from.
+        crossed_topics: Every emotion uses the same `topics_per_emotion` topics (one seeded
+            shuffle), as in the paper's emotions x topics design: topic content is then common
+            to all emotions and cancels in each emotion's mean minus the mean over emotions.
+            False draws each emotion its own topics, which at a few stories per emotion leaves
+            topic differences inside the emotion means.
     """
 
     emotions: tuple[str, ...]
@@ -99,6 +104,7 @@ class Plan:
     min_neutral: int = 0
     max_attempts: int | None = None
     base_seed: int = 0
+    crossed_topics: bool = False
 
     def __post_init__(self) -> None:
         if not self.emotions:
@@ -118,7 +124,10 @@ class Plan:
             raise ValueError("Counts in a plan cannot be negative.")
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if not self.crossed_topics:  # runs recorded before the option existed stay resumable
+            del data["crossed_topics"]
+        return data
 
     @property
     def topics_used(self) -> int:
@@ -156,7 +165,8 @@ class Plan:
 
     def topic_order(self, group: int) -> list[int]:
         """The topics (indices) an emotion cycles through: a seeded shuffle, cut to `topics_used`."""
-        rng = random.Random(f"{self.base_seed}/{self.emotions[group]}")
+        key = "topics" if self.crossed_topics else self.emotions[group]
+        rng = random.Random(f"{self.base_seed}/{key}")
         return rng.sample(range(len(self.topics)), len(self.topics))[: self.topics_used]
 
     def job(self, group: int, attempt: int) -> Job:

@@ -20,7 +20,8 @@ PAPER: dict[str, str] = {
     "monitor demo": "-",
 }
 PAPER_PREFIXES: dict[str, str] = {
-    "tylenol": "afraid rises with the dose (Claude; community sweep rho = 0.75, Gemma-2-2B)",
+    "tylenol rho(dose, afraid)": "afraid rises with the dose (Claude; community rho = 0.75)",
+    "tylenol rho(dose, calm)": "calm falls with the dose (Claude)",
     "steer desperate +": "blackmail 22% -> 72%; reward hacking up to ~70% (strength 0.05-0.1)",
     "steer desperate -": "blackmail 22% -> 0%",
     "steer calm +": "blackmail 22% -> 0%; reward hacking ~65% -> 10%",

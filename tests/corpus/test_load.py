@@ -82,12 +82,6 @@ def test_missing_pieces_are_named(tmp_path):
         load_corpus(tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FileNotFoundError,
-    reason="the default corpus is not generated yet (resumable build in corpus-build/, issue 4);"
-    " strict: this starts failing the day it ships, so the marker must go then",
-)
 def test_the_shipped_corpus_covers_every_emotion():
     corpus = load_corpus()
     counts = [len(v) for v in corpus.by_emotion().values()]

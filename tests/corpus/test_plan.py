@@ -129,3 +129,13 @@ def test_bad_plans_say_what_to_fix(kw, message):
 def test_bad_shard_specs(text):
     with pytest.raises(ValueError, match="i/n|does not exist"):
         Shard.parse(text)
+
+
+def test_crossed_topics_give_every_emotion_the_same_topics():
+    crossed = small_plan(topics_per_emotion=3, crossed_topics=True)
+    orders = [crossed.topic_order(g) for g in range(len(crossed.emotions))]
+    assert all(o == orders[0] for o in orders) and len(set(orders[0])) == 3
+    own = small_plan(topics_per_emotion=3)
+    assert len({tuple(own.topic_order(g)) for g in range(len(own.emotions))}) > 1
+    assert "crossed_topics" not in own.as_dict()  # older run.json files still match
+    assert crossed.as_dict()["crossed_topics"] is True
