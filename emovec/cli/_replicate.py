@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from emovec.corpus import load_corpus
     from emovec.pipeline import StageCache
     from emovec.pipeline._main_job import stages
+    from emovec.vectors import write_atomic
 
     corpus = load_corpus(args.corpus)
     say(
@@ -67,14 +68,11 @@ def run(args: argparse.Namespace) -> int:
         results[name] = cache.run(make(context, results))
     headline = {k: v for r in results.values() for k, v in r.get("headline", {}).items()}
     out = Path(args.out)
-    (out / "headline.json").write_text(json.dumps(headline, indent=2))
-    page = _page(args, backend, results, headline)
-    (out / "results.md").write_text(page)
+    write_atomic(out / "headline.json", (json.dumps(headline, indent=2) + "\n").encode())
+    page = _page(args, backend, results, headline).encode()
+    write_atomic(out / "results.md", page)
     if args.markdown is not None:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.markdown.with_suffix(".tmp")
-        tmp.write_text(page)
-        tmp.replace(args.markdown)
+        write_atomic(args.markdown, page)
     print("\nheadline numbers (" + backend.model_id + ")")
     for key, value in headline.items():
         print(f"  {key:44s} {value}")

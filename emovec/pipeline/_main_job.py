@@ -36,6 +36,7 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
     def run(out: Path) -> dict[str, Any]:
         from emovec.analysis import heldout_identification
         from emovec.report import heldout_numbers
+        from emovec.vectors import write_atomic
 
         held = heldout_identification(
             ctx["backend"],
@@ -53,7 +54,7 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         path = Path("vectors") / "emotion_vectors.safetensors"
         held.vectors.save(out / path)
         numbers = Path("vectors") / "heldout.json"
-        write_json(out / numbers, heldout_numbers(held))
+        write_atomic(out / numbers, (json.dumps(heldout_numbers(held), indent=2) + "\n").encode())
         (out / "vectors" / "heldout.txt").write_text(held.table() + "\n")
         best = held.best
         return {
@@ -95,13 +96,6 @@ def validation_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         }
 
     return Stage("validation", inputs, run)
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
 
 
 def stages() -> list[tuple[str, Callable[[Context, Mapping[str, Any]], Stage]]]:
