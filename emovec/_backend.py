@@ -336,8 +336,14 @@ class BackendBase(ABC):
         top_p: float = 1.0,
         seed: int | None = None,
         stop_at_eos: bool = True,
+        ban: "Sequence[Sequence[Sequence[int]]] | None" = None,
     ) -> Generation:
-        """Greedy (temperature 0) or sampled generation with a KV cache, edits and observers."""
+        """Greedy (temperature 0) or sampled generation with a KV cache, edits and observers.
+
+        `ban` gives, per prompt, token sequences the output must never contain: at each step the
+        token that would complete one is removed before picking (a one-token sequence is never
+        picked). The corpus pipeline bans the emotion word's spellings this way.
+        """
         from ._generation import generate_loop
 
         if isinstance(prompts, TokenBatch):
@@ -359,4 +365,5 @@ class BackendBase(ABC):
             top_p=top_p,
             seed=seed,
             stop_at_eos=stop_at_eos,
+            ban=ban,
         )

@@ -1,5 +1,6 @@
 """The decode loop shared by every adapter: KV cache, edits by position, observers, stopping."""
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -21,6 +22,26 @@ def _pick(logits: Tensor, temperature: float, top_p: float, gen: torch.Generator
         return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
     weights, tokens = nucleus(probs, top_p)
     return tokens.gather(-1, torch.multinomial(weights, 1, generator=gen)).squeeze(-1)
+
+
+def completions(generated: Sequence[int], sequences: Sequence[Sequence[int]]) -> list[int]:
+    """Tokens that would complete one of `sequences` right after `generated`.
+
+    A one-token sequence is always returned; a longer one when `generated` ends with all but its
+    last token. Banning these at every step keeps every sequence out of the output.
+
+    Example:
+        >>> completions([5, 7], [[9], [7, 3], [5, 8, 1], [6, 2]])
+        [9, 3]
+    """
+    out = []
+    for seq in sequences:
+        if not seq:
+            raise ValueError("A banned token sequence is empty.")
+        head = list(seq[:-1])
+        if not head or list(generated[len(generated) - len(head) :]) == head:
+            out.append(int(seq[-1]))
+    return out
 
 
 def nucleus(probs: Tensor, top_p: float) -> tuple[Tensor, Tensor]:
@@ -53,9 +74,15 @@ def generate_loop(
     top_p: float,
     seed: int | None,
     stop_at_eos: bool,
+    ban: Sequence[Sequence[Sequence[int]]] | None = None,
 ) -> Generation:
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}.")
+    if ban is not None and len(ban) != batch.input_ids.shape[0]:
+        raise ValueError(
+            f"ban needs one list of token sequences per prompt: got {len(ban)} lists for"
+            f" {batch.input_ids.shape[0]} prompts."
+        )
     device = backend.device
     ids = batch.input_ids.to(device)
     mask = batch.attention_mask.to(device)
@@ -95,7 +122,10 @@ def generate_loop(
                     reasons[r] = "observer"
         if bool(finished.all()):
             break
-        nxt = _pick(out.logits[:, -1], temperature, top_p, gen)
+        logits = out.logits[:, -1]
+        if ban is not None:
+            logits = _without(logits, out_ids, ban, finished)
+        nxt = _pick(logits, temperature, top_p, gen)
         nxt = torch.where(finished, torch.full_like(nxt, backend.pad_token_id), nxt)
         live = ~finished
         for r in torch.nonzero(live).flatten().tolist():
@@ -126,6 +156,19 @@ def generate_loop(
         row[m.bool()].tolist() for row, m in zip(batch.input_ids, batch.attention_mask, strict=True)
     ]
     return Generation(prompt_ids, out_ids, texts, reasons, added)
+
+
+def _without(
+    logits: Tensor, out_ids: list[list[int]], ban: Sequence[Sequence[Sequence[int]]], done: Tensor
+) -> Tensor:
+    """`logits` with every token that would complete a banned sequence of its row at -inf."""
+    logits = logits.clone()
+    for r, sequences in enumerate(ban):
+        if sequences and not bool(done[r]):
+            tokens = completions(out_ids[r], sequences)
+            if tokens:
+                logits[r, tokens] = float("-inf")
+    return logits
 
 
 def _notify(observers: list[Observer], view: StepView) -> Control | None:

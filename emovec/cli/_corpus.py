@@ -80,6 +80,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         " topic content then cancels between emotions)",
     )
     gen.add_argument(
+        "--ban-word",
+        action="store_true",
+        help="keep every spelling of a story's emotion word out of the sampled text (fewer"
+        " stories rejected for naming it; the leak filter still runs)",
+    )
+    gen.add_argument(
         "--attention",
         choices=("emovec_grouped", "eager"),
         default="emovec_grouped",
@@ -183,6 +189,7 @@ def run_generate(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         top_p=args.top_p,
         batch_size=args.batch_size,
+        ban_emotion_word=args.ban_word,
     )
     shard = Shard.parse(args.shard)
     kernel = {"attn_implementation": args.attention} if args.adapter == "hf" else {}

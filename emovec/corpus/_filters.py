@@ -175,6 +175,24 @@ def leak_forms(emotion: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
     return tuple(sorted(forms))
 
 
+def spellings(emotion: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """What a generator is kept from writing for `emotion`: every leak form in lower case,
+    capitalised and upper case, each bare and after a space (how BPE vocabularies spell a word
+    at the start of a text or after punctuation, and inside a sentence).
+
+    Example:
+        >>> [s for s in spellings("sad") if s.strip() == "Sad"]
+        ['Sad', ' Sad']
+    """
+    out: list[str] = []
+    for form in leak_forms(emotion, extra):
+        for variant in (form, form[:1].upper() + form[1:], form.upper()):
+            for spelled in (variant, " " + variant):
+                if spelled not in out:
+                    out.append(spelled)
+    return tuple(out)
+
+
 def _pattern(forms: Iterable[str]) -> "re.Pattern[str]":
     alternatives = sorted(forms, key=len, reverse=True)
     body = "|".join(

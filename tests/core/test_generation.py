@@ -2,8 +2,11 @@
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from emovec import Control, Edit, Site, TokenBatch
+from emovec._generation import completions
 from tests.conftest import ADAPTERS
 
 
@@ -135,3 +138,41 @@ def test_nucleus_keeps_the_same_tokens_with_the_same_weights(temperature, top_p)
     weights, tokens = nucleus(probs, top_p)
     scattered = torch.zeros_like(probs).scatter(-1, tokens, weights)
     torch.testing.assert_close(scattered, _reference_nucleus(probs, top_p), rtol=0, atol=0)
+
+
+def _contains(tokens, seq):
+    return any(tokens[i : i + len(seq)] == list(seq) for i in range(len(tokens) - len(seq) + 1))
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_banned_sequences_never_appear(tiny_backends, adapter):
+    backend = tiny_backends[adapter]
+    prompts = ["a short prompt", "another"]
+    free = backend.generate(prompts, max_new_tokens=8, stop_at_eos=False)
+    # ban the first greedy token of row 0 outright and a later pair of row 1
+    one = [free.token_ids[0][0]]
+    pair = free.token_ids[1][2:4]
+    banned = backend.generate(prompts, max_new_tokens=8, stop_at_eos=False, ban=[[one], [pair]])
+    assert one[0] not in banned.token_ids[0]
+    assert not _contains(banned.token_ids[1], pair)
+    bites = next(i for i in range(1, 8) if free.token_ids[1][i - 1 : i + 1] == pair)
+    assert banned.token_ids[1][:bites] == free.token_ids[1][:bites]  # same until the ban bites
+    again = backend.generate(prompts, max_new_tokens=8, stop_at_eos=False, ban=[[], []])
+    assert again.token_ids == free.token_ids
+
+
+def test_ban_needs_one_list_per_prompt(tiny_backends):
+    with pytest.raises(ValueError, match="one list of token sequences per prompt"):
+        tiny_backends["hf"].generate(["a", "b"], max_new_tokens=2, ban=[[[1]]])
+
+
+@given(
+    st.lists(st.integers(0, 4), max_size=6),
+    st.lists(st.lists(st.integers(0, 4), min_size=1, max_size=3), max_size=4),
+)
+def test_completions_are_exactly_the_tokens_that_finish_a_sequence(generated, sequences):
+    got = completions(generated, sequences)
+    for token in range(5):
+        extended = generated + [token]
+        finishes = any(len(s) <= len(extended) and extended[-len(s) :] == s for s in sequences)
+        assert (token in got) == finishes

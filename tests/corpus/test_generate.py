@@ -206,3 +206,44 @@ def test_batches_keep_kinds_apart_and_never_split_a_job():
 def test_tidy_answer_drops_pleasantries():
     assert tidy_answer("Sure! Certainly. Use git status.", "eos") == "Use git status."
     assert tidy_answer("Use git\nstatus.", "eos") == "Use git status."
+
+
+class Banning:
+    """Passes through to a backend, keeping each generate call's prompts and `ban`."""
+
+    def __init__(self, backend):
+        self.backend, self.calls = backend, []
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def generate(self, batch, **kwargs):
+        self.calls.append((batch.input_ids.shape[0], kwargs.get("ban")))  # absent: no ban
+        return self.backend.generate(batch, **kwargs)
+
+
+@pytest.mark.parametrize("ban", [True, False])
+def test_stories_ban_every_spelling_of_their_emotion_and_dialogues_nothing(tiny, tmp_path, ban):
+    from dataclasses import replace
+
+    from emovec.corpus._filters import spellings
+
+    spy = Banning(tiny)
+    settings = replace(FAST, ban_emotion_word=ban)
+    generate_corpus(spy, plan(), tmp_path, settings=settings, filters=OPEN, progress=False)
+    tok = tiny.tokenizer
+    stories = [b for _, b in spy.calls if b is not None]
+    if not ban:
+        assert stories == []
+        assert "ban_emotion_word" not in json.loads((tmp_path / "run.json").read_text())["settings"]
+        return
+    rows = [row for b in stories for row in b]
+    assert len(rows) == 4  # two emotions x two topics, one story each; dialogues have no ban
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["settings"]["ban_emotion_word"] is True  # recorded when on, absent when off
+    for emotion in ("calm", "afraid"):
+        expected = {
+            tuple(tok(s, add_special_tokens=False)["input_ids"]) for s in spellings(emotion)
+        }
+        assert sum({tuple(q) for q in row} == expected for row in rows) == 2
+    assert sum(b is None for _, b in spy.calls) >= 1
