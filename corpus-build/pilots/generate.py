@@ -1,8 +1,9 @@
 """Prompt pilots for the story corpus (24 emotions x 6 topics each; see ../README.md).
 
-Usage: .venv/bin/python corpus-build/pilots/generate.py A,B,C,Y OUTDIR
+Usage: .venv/bin/python corpus-build/pilots/generate.py A,B,C,Y OUTDIR, then ... R OUTDIR
 A = the shipped prompt (story-v1); B = with a one-shot example story; C = asks for the feeling
-to be unmistakable; Y = C with every spelling of the emotion word banned while sampling.
+to be unmistakable; Y = C with every spelling of the emotion word banned while sampling;
+R = C's stories with the sentences naming the word cut out.
 """
 import json, sys, time
 import torch
@@ -36,6 +37,18 @@ def prompt(strategy, emotion, topic, person):
         return (f"Write a short story of about 100 words. The main character feels intensely {emotion} because of this situation: {topic}.\n{p}\n"
                 f"Describe what the character thinks about the situation, what they do and say, and how their body feels,"
                 f' so that a reader can tell exactly which emotion it is. Do not use the word "{emotion}".')
+def redact(out_dir):
+    """R: pilot C's stories with every sentence that names the emotion cut (kept if >= 30 words)."""
+    import re
+    from emovec.corpus._filters import leaked
+    with open(f"{out_dir}/pilot-R.jsonl", "w") as f:
+        for line in open(f"{out_dir}/pilot-C.jsonl"):
+            r = json.loads(line)
+            kept = [x for x in re.split(r"(?<=[.!?])\s+", r["text"]) if leaked(x, r["emotion"]) is None]
+            if len(" ".join(kept).split()) >= 30:
+                f.write(json.dumps(dict(r, text=" ".join(kept))) + "\n")
+if sys.argv[1] == "R":
+    redact(sys.argv[2]); sys.exit()
 be = emovec.load_backend("smollm2-135m-instruct", adapter="hf", attn_implementation="emovec_grouped")
 for strategy in sys.argv[1].split(","):
     jobs = [(e, t, ("first", "third")[(i + j) % 2]) for i, e in enumerate(EMOS) for j, t in enumerate(TOPICS)]
