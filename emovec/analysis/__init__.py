@@ -24,6 +24,8 @@ from ._heldout import SiteIdentification as SiteIdentification
 from ._heldout import heldout_identification as heldout_identification
 from ._heldout import split_topics as split_topics
 from ._heldout import topk_accuracy as topk_accuracy
+from ._lexical import LexicalIdentification as LexicalIdentification
+from ._lexical import lexical_identification as lexical_identification
 from ._logit_lens import LogitLens as LogitLens
 from ._logit_lens import lens_table as lens_table
 from ._logit_lens import logit_lens as logit_lens
@@ -58,6 +60,8 @@ __all__ = [
     "geometry_report",
     "GeometryReport",
     "heldout_identification",
+    "lexical_identification",
+    "LexicalIdentification",
     "HeldoutIdentification",
     "implicit_scenarios",
     "intensity_sweep",

@@ -33,6 +33,8 @@ from emovec.extract import (
 from emovec.ops import cosine_matrix, scores
 from emovec.vectors import EmotionVectors
 
+from ._lexical import LexicalIdentification, lexical_identification
+
 METRICS = ("projection", "cosine")
 
 
@@ -72,6 +74,7 @@ class HeldoutIdentification:
     metric: str
     vectors: EmotionVectors | None = None  # whole-corpus bundle, with `return_vectors=True`
     confusions: tuple[tuple[str, str, int], ...] = ()  # at the best site: (true, predicted, n)
+    lexical: LexicalIdentification | None = None  # the words-alone baseline on the same split
 
     @property
     def best(self) -> SiteIdentification:
@@ -90,6 +93,12 @@ class HeldoutIdentification:
             f" training stories; {self.n_emotions} emotions, chance@1 = {self.chance:.4f}"
             f" (@5 = {min(1.0, 5 * self.chance):.4f}); readout: {self.metric}"
         )
+        if self.lexical is not None:
+            lex = self.lexical
+            lines.append(
+                f"words alone (bag-of-words classifier, same split): top-1 {lex.top1:.3f}"
+                f" ({lex.top1 / self.chance:.1f}x chance), top-5 {lex.top5:.3f}"
+            )
         if self.confusions:
             mistakes = ", ".join(f"{t}->{p} ({c})" for t, p, c in self.confusions)
             lines.append(f"most frequent mistakes at {self.best.site}: {mistakes}")
@@ -131,6 +140,7 @@ def heldout_identification(
     max_tokens: int | None = None,
     return_vectors: bool = False,
     corpus_info: "dict[str, Any] | None" = None,
+    lexical: bool = True,
     progress: bool = True,
 ) -> HeldoutIdentification:
     """Leave-topics-out identification accuracy of story vectors and of the template control.
@@ -150,6 +160,8 @@ def heldout_identification(
             stories) from the same pass, in `.vectors`: what `extract_vectors` returns on
             these stories (to float rounding), without a second pass over the corpus.
         corpus_info: Extra provenance for that bundle (as in `extract_vectors`).
+        lexical: Also score the words-alone baseline on the same split (`.lexical`; see
+            `emovec.analysis.lexical_identification`): how much emotion the texts carry at all.
         progress: Show progress bars on stderr.
 
     Returns:
@@ -217,9 +229,10 @@ def heldout_identification(
         full = build_vectors(backend, story_stats, neutral_stats, recipe, summary)
     n = len(vectors.emotions)
     best = max(range(len(rows)), key=lambda i: rows[i].story_top1)
+    words = lexical_identification(train, held, vectors.emotions) if lexical else None
     return HeldoutIdentification(
         tuple(rows), 1.0 / n, n, len(train), len(held), test_topics, metric, full,
-        confusions(labels, predicted[best], vectors.emotions),
+        confusions(labels, predicted[best], vectors.emotions), words,
     )  # fmt: skip
 
 

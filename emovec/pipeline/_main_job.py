@@ -67,6 +67,9 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
                 "held-out top-1 (template control)": "-"
                 if best.template_top1 is None
                 else f"{best.template_top1:.3f} at {best.site}",
+                "held-out top-1 (words alone, no model)": "-"
+                if held.lexical is None
+                else f"{held.lexical.top1:.3f} ({held.lexical.top1 / held.chance:.1f}x chance)",
             },
         }
 

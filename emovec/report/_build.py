@@ -367,4 +367,7 @@ def heldout_numbers(result: Any) -> dict[str, Any]:
             for r in result.rows
         ],
         "confusions": [list(c) for c in result.confusions],
+        "lexical": None
+        if result.lexical is None
+        else {"top1": result.lexical.top1, "top5": result.lexical.top5},
     }

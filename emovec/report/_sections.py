@@ -224,6 +224,18 @@ def _heldout_section(held: dict[str, Any]) -> Section:
             ),
             *(
                 (
+                    Text(
+                        "Words alone (a bag-of-words classifier on the same split, no model):"
+                        f" top-1 {lex['top1']:.3f} ({lex['top1'] / held['chance']:.1f}x chance),"
+                        f" top-5 {lex['top5']:.3f}. Near chance, the stories themselves do not"
+                        " tell their emotions apart, and no probe can be expected to."
+                    ),
+                )
+                if (lex := held.get("lexical"))
+                else ()
+            ),
+            *(
+                (
                     Text(f"Most frequent mistakes at {held['best_site']} (true -> predicted):"),
                     table_from(("true", "predicted", "stories"), held["confusions"]),
                 )

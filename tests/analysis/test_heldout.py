@@ -68,3 +68,47 @@ def test_an_emotion_with_only_held_out_stories_is_refused_before_any_model_call(
         lonely[-1]["topic"] = topics[0]
     with pytest.raises(ValueError, match="lonely.*held-out topics"):
         heldout_identification(None, lonely, None, test_fraction=0.34, seed=0)
+
+
+def test_heldout_carries_the_words_alone_baseline(backend, stories, neutral):
+    result = heldout_identification(
+        backend, stories, neutral[:4], sites="1:2", start=4, test_fraction=0.34,
+        templates=None, progress=False,
+    )  # fmt: skip
+    assert result.lexical is not None and 0.0 <= result.lexical.top1 <= 1.0
+    assert "words alone" in result.table()
+    off = heldout_identification(
+        backend, stories, neutral[:4], sites="1:2", start=4, test_fraction=0.34,
+        templates=None, lexical=False, progress=False,
+    )  # fmt: skip
+    assert off.lexical is None and "words alone" not in off.table()
+
+
+def _corpus(n_emotions: int, topics: int, planted: bool):
+    import random
+
+    rng = random.Random(0)
+    filler = "the a of to and in was on she he it that with for as at by from".split()
+    return [
+        {
+            "emotion": f"e{e}",
+            "topic": f"t{t}",
+            "text": " ".join(rng.choice(filler) for _ in range(30))
+            + (f" marker{e} marker{e}" if planted else ""),
+        }
+        for e in range(n_emotions)
+        for t in range(topics)
+    ]
+
+
+@pytest.mark.parametrize("planted", [True, False])
+def test_words_alone_find_a_planted_word_and_nothing_in_filler(planted):
+    from emovec.analysis import lexical_identification
+
+    stories = _corpus(20, 8, planted)
+    train, held, _ = split_topics(stories, test_fraction=0.25, seed=0)
+    result = lexical_identification(train, held, [f"e{e}" for e in range(20)])
+    if planted:
+        assert result.top1 == 1.0
+    else:
+        assert result.top1 < 0.25  # chance is 0.05; 40 held-out stories
