@@ -66,3 +66,22 @@ def test_intervene_applies_inside_and_only_inside(tiny_backends):
         out = backend.model(input_ids=batch.input_ids).logits
     assert torch.allclose(out, expected, atol=1e-5)
     assert torch.equal(backend.run(batch), baseline)
+
+
+def test_transformer_lens_users_own_hooks_survive_and_still_fire(tiny_backends):
+    backend = tiny_backends["transformer_lens"]
+    bridge = backend.model
+    batch = backend.tokenize(["one two three four"])
+    seen = []
+
+    def user_hook(x, hook):
+        seen.append(hook.name)
+
+    with bridge.hooks(fwd_hooks=[("blocks.1.hook_resid_post", user_hook)]):
+        steer = Edit.steer(Site(1), torch.ones(backend.d_model), 5.0)
+        backend.capture(batch, [Site(1)], edits=[steer])  # ours added and removed at that point
+        assert len(seen) == 1
+        backend.run(batch)
+        assert len(seen) == 2  # the user's hook is still there after ours are gone
+    point = bridge.hook_dict["blocks.1.hook_resid_post"]
+    assert point.fwd_hooks == [] and not point._forward_hooks
