@@ -4,8 +4,9 @@ Each benchmark is a script whose last line is `name: value`; its floor is read f
 table below. The README's results table (between the markers) is rewritten with the values of
 this run, the date and the machine; everything else in the README is left as written.
 
-    python benchmarks/run_all.py              # all, updates the README
-    python benchmarks/run_all.py ops steer_overhead --no-write
+    python benchmarks/run_all.py                  # all, updates the README
+    python benchmarks/run_all.py steer_overhead   # one; updates its row (and its date) only
+    python benchmarks/run_all.py ops --no-write
 """
 
 import argparse
@@ -63,22 +64,39 @@ def run(name: str) -> tuple[str, float, float]:
     return metric, value, took
 
 
-def table(rows: list[tuple[str, str, float, float]]) -> str:
+def table(rows: list[tuple[str, str, float, float]], previous: dict[str, str] | None = None) -> str:
+    """The results table: rows of this run dated today, other benchmarks' rows as before."""
     when = datetime.date.today().isoformat()
-    cpu = _cpu()
     head = [
-        f"Last run: {when} on {cpu}, {os.cpu_count()} CPU cores, Python"
-        f" {platform.python_version()} (`python benchmarks/run_all.py`).",
+        f"Machine: {_cpu()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
+        " (`python benchmarks/run_all.py [NAME ...]`; each row is dated by its own last run).",
         "",
-        "| benchmark | measures | result | floor | |",
-        "|---|---|---|---|---|",
+        "| benchmark | measures | result | floor | | run on |",
+        "|---|---|---|---|---|---|",
     ]
-    lines = []
+    fresh = {}
     for name, metric, value, _ in rows:
         what, op, floor = FLOORS[name]
         ok = "pass" if passes(value, op, floor) else "FAIL"
-        lines.append(f"| `{name}.py` | {what} | `{metric}: {value:g}` | {op} {floor:g} | {ok} |")
-    return "\n".join(head + lines)
+        fresh[name] = (
+            f"| `{name}.py` | {what} | `{metric}: {value:g}` | {op} {floor:g} | {ok} | {when} |"
+        )
+    lines = [fresh.get(n) or (previous or {}).get(n) for n in FLOORS]
+    return "\n".join(head + [line for line in lines if line])
+
+
+def previous_rows(text: str) -> dict[str, str]:
+    """Rows of the README's current table by benchmark name.
+
+    Example:
+        >>> previous_rows("| `ops.py` | x | `r: 1` | <= 1.2 | pass | 2026-01-01 |")
+        {'ops': '| `ops.py` | x | `r: 1` | <= 1.2 | pass | 2026-01-01 |'}
+    """
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| `") and ".py` |" in line:
+            rows[line[3 : line.index(".py`")]] = line
+    return rows
 
 
 def _cpu() -> str:
@@ -96,8 +114,8 @@ def write(rows: list[tuple[str, str, float, float]]) -> None:
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{README} lacks the {BEGIN} ... {END} markers")
     before, rest = text.split(BEGIN, 1)
-    after = rest.split(END, 1)[1]
-    new = f"{before}{BEGIN}\n{table(rows)}\n{END}{after}"
+    current, after = rest.split(END, 1)
+    new = f"{before}{BEGIN}\n{table(rows, previous_rows(current))}\n{END}{after}"
     tmp = README.with_suffix(".tmp")
     tmp.write_text(new)
     tmp.replace(README)
@@ -119,7 +137,7 @@ def main() -> None:
         rows.append((name, metric, value, took))
         print(f"-- {name}: {metric} = {value:g} ({took:.0f} s)", flush=True)
     print(table(rows))
-    if not args.no_write and set(names) == set(FLOORS):
+    if not args.no_write:
         write(rows)
     failed = [n for n, _, v, _ in rows if not passes(v, FLOORS[n][1], FLOORS[n][2])]
     if failed:
