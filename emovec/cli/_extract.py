@@ -62,6 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--max-neutral", type=int, help="use only the first N neutral texts")
     parser.add_argument(
+        "--templates",
+        action="store_true",
+        help="write the template control instead: vectors from sentences that only name each"
+        ' of the corpus\'s emotions ("She felt {emotion}." ...), same recipe and neutral texts',
+    )
+    parser.add_argument(
         "--checkpoint-every", type=int, default=20, help="batches between checkpoints (default 20)"
     )
     again = parser.add_mutually_exclusive_group()
@@ -174,7 +180,7 @@ def _first_per_emotion(records: Iterable[Any], limit: int | None) -> list[Any]:
 
 def run_extract(args: argparse.Namespace) -> int:
     import emovec
-    from emovec.extract import extract_vectors
+    from emovec.extract import extract_vectors, field_of
 
     args = apply_config(args, args._defaults)
     out = bundle_path(args.out)
@@ -197,6 +203,12 @@ def run_extract(args: argparse.Namespace) -> int:
         )
     started = time.perf_counter()
     backend = emovec.load_backend(args.model, adapter=args.adapter)
+    if args.templates:
+        from emovec.extract import template_records
+
+        emotions = list(dict.fromkeys(str(field_of(r, "emotion")) for r in stories))
+        stories = template_records(emotions)
+        info = {**info, "control": "templates"}
     bundle = extract_vectors(
         backend,
         stories,
@@ -213,6 +225,12 @@ def run_extract(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         corpus_info=info,
     )
+    if args.templates:
+        from emovec.extract import TEMPLATES
+        from emovec.vectors import EmotionVectors
+
+        meta = {**bundle.metadata, "control": {"kind": "templates", "templates": list(TEMPLATES)}}
+        bundle = EmotionVectors(bundle.vectors, bundle.emotions, bundle.sites, meta)
     bundle.save(out)
     checkpoint.unlink(missing_ok=True)
     corpus = bundle.metadata["corpus"]

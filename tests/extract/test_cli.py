@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from emovec import cli
 from emovec.vectors import EmotionVectors
@@ -59,3 +60,24 @@ def test_info_on_a_corrupt_file_is_one_clear_line(emovec_main, tmp_path, capsys)
     assert emovec_main(["vectors", "info", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "bad.safetensors" in err and len(err.strip().splitlines()) == 1
+
+
+def test_templates_flag_writes_the_control_equal_to_template_vectors(
+    emovec_main, model_dir, corpus, tmp_path
+):
+    import emovec
+    from emovec.extract import template_vectors
+
+    out = tmp_path / "tmpl"
+    argv = ["extract", "--model", str(model_dir), "--corpus", str(corpus), "--out", str(out)]
+    assert emovec_main([*argv, "--sites", "0:2", "--templates", "--quiet"]) == 0
+    ev = EmotionVectors.load(out / "emotion_vectors.safetensors")
+    assert ev.metadata["control"]["kind"] == "templates"
+    from emovec.extract import TEMPLATES
+
+    assert ev.metadata["corpus"]["n_stories"] == len(TEMPLATES) * len(ev.emotions)
+    backend = emovec.load_backend(str(model_dir))
+    neutral = [{"text": t} for t in toy_neutral(3)]
+    direct = template_vectors(backend, ev.emotions, neutral, sites="0:2", progress=False)
+    assert direct.emotions == ev.emotions
+    torch.testing.assert_close(ev.vectors, direct.vectors, rtol=0, atol=1e-6)
