@@ -82,22 +82,15 @@ class NNsightBackend(BackendBase):
         use_cache: bool = False,
         last_logits_only: bool = False,
     ) -> ForwardOutput:
+        args, kwargs = self._trace_inputs(
+            input_ids, attention_mask, position_ids, past, use_cache, last_logits_only
+        )
         if edits and not sites:
-            return self._steered(input_ids, attention_mask, edits, position_ids, past, use_cache,
-                                 last_logits_only)  # fmt: skip
+            return self._steered(args, kwargs, edits, use_cache)
         mask = attention_mask.bool()
         plans = plan_sites(edits, sites)
         saved: dict[Site, Any] = {}  # nnsight proxies until the trace exits
-        inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if position_ids is not None:
-            inputs["position_ids"] = position_ids
-        if past is not None:
-            inputs["past_key_values"] = past
-        extra = {"logits_to_keep": 1} if last_logits_only else {}
-        # Hugging Face wrappers take the tokenised batch as one argument; a bare `NNsight`
-        # calls the module itself, which wants keyword arguments.
-        args, kwargs = ((inputs,), {}) if self._wrapper else ((), inputs)
-        with self.model.trace(*args, **kwargs, use_cache=use_cache, **extra):
+        with self.model.trace(*args, **kwargs):
             for site, plan in plans.items():
                 layer = self.layers[site.layer]
                 store: dict[Site, Tensor] = {}
@@ -113,29 +106,39 @@ class NNsightBackend(BackendBase):
             output.logits, dict(saved), output.past_key_values if use_cache else None
         )
 
-    def _steered(
+    def _trace_inputs(
         self,
         input_ids: Tensor,
         attention_mask: Tensor,
-        edits: Sequence[BoundEdit],
         position_ids: Tensor | None,
         past: Any,
         use_cache: bool,
         last_logits_only: bool,
-    ) -> ForwardOutput:
-        """Edits with nothing to capture: torch hooks on the wrapped model's layers around a
-        trace with an empty body. nnsight's interleaver costs several milliseconds for each
-        module a trace body touches, most of a decode step on a small model, and an edit needs
-        nothing from it; the numbers are the trace's own (the conformance tests compare them)."""
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Positional and keyword arguments of `model.trace` for one forward."""
         inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
         if position_ids is not None:
             inputs["position_ids"] = position_ids
         if past is not None:
             inputs["past_key_values"] = past
-        extra = {"logits_to_keep": 1} if last_logits_only else {}
-        args, kwargs = ((inputs,), {}) if self._wrapper else ((), inputs)
+        extra = {"use_cache": use_cache, **({"logits_to_keep": 1} if last_logits_only else {})}
+        # Hugging Face wrappers take the tokenised batch as one argument; a bare `NNsight`
+        # calls the module itself, which wants keyword arguments.
+        return ((inputs,), extra) if self._wrapper else ((), {**inputs, **extra})
+
+    def _steered(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        edits: Sequence[BoundEdit],
+        use_cache: bool,
+    ) -> ForwardOutput:
+        """Edits with nothing to capture: torch hooks on the wrapped model's layers around a
+        trace with an empty body. nnsight's interleaver costs several milliseconds for each
+        module a trace body touches, most of a decode step on a small model, and an edit needs
+        nothing from it; the numbers are the trace's own (the conformance tests compare them)."""
         with hooked(_find(self.model._module, self._layer_path), edits):
-            with self.model.trace(*args, **kwargs, use_cache=use_cache, **extra):
+            with self.model.trace(*args, **kwargs):
                 output = self.model.output.save()
         return ForwardOutput(output.logits, {}, output.past_key_values if use_cache else None)
 
