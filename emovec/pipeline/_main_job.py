@@ -5,7 +5,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from emovec.pipeline import Stage, file_digest
+from emovec.pipeline import Stage, bundle_digest
 
 Context = dict[str, Any]
 
@@ -60,7 +60,7 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         return {
             "bundle_file": str(path),
             "heldout_file": str(numbers),
-            "digest": file_digest(out / path),
+            "digest": bundle_digest(held.vectors),
             "headline": {
                 "held-out top-1 (story vectors)": f"{best.story_top1:.3f} at {best.site}"
                 f" (chance {held.chance:.4f}, {best.story_top1 / held.chance:.1f}x; floor 10x)",

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 
 def file_digest(path: "str | os.PathLike[str]") -> str:
     """sha256 of a file's bytes (what downstream keys depend on)."""
@@ -21,6 +23,18 @@ def file_digest(path: "str | os.PathLike[str]") -> str:
     with open(path, "rb") as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def bundle_digest(vectors: Any) -> str:
+    """sha256 of an `EmotionVectors`' content: names, sites, float32 values and metadata except
+    its creation time, so that identical vectors made twice key their dependants alike (a file
+    digest would change with the timestamp and rerun every later stage for nothing)."""
+    meta = {k: v for k, v in dict(vectors.metadata).items() if k != "created"}
+    digest = hashlib.sha256()
+    head = [list(vectors.emotions), [str(s) for s in vectors.sites], meta]
+    digest.update(json.dumps(head, sort_keys=True, default=str).encode())
+    digest.update(vectors.vectors.detach().to("cpu", dtype=torch.float32).contiguous().numpy())
     return digest.hexdigest()
 
 
