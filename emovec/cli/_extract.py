@@ -180,7 +180,7 @@ def _first_per_emotion(records: Iterable[Any], limit: int | None) -> list[Any]:
 
 def run_extract(args: argparse.Namespace) -> int:
     import emovec
-    from emovec.extract import extract_vectors, field_of
+    from emovec.extract import extract_vectors, field_of, template_vectors
 
     args = apply_config(args, args._defaults)
     out = bundle_path(args.out)
@@ -203,16 +203,7 @@ def run_extract(args: argparse.Namespace) -> int:
         )
     started = time.perf_counter()
     backend = emovec.load_backend(args.model, adapter=args.adapter)
-    if args.templates:
-        from emovec.extract import template_records
-
-        emotions = list(dict.fromkeys(str(field_of(r, "emotion")) for r in stories))
-        stories = template_records(emotions)
-        info = {**info, "control": "templates"}
-    bundle = extract_vectors(
-        backend,
-        stories,
-        neutral if has_neutral else None,
+    recipe: dict[str, Any] = dict(
         sites=args.sites,
         start=args.start_token,
         neutral_variance=args.neutral_variance,
@@ -225,12 +216,12 @@ def run_extract(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         corpus_info=info,
     )
-    if args.templates:
-        from emovec.extract import TEMPLATES
-        from emovec.vectors import EmotionVectors
-
-        meta = {**bundle.metadata, "control": {"kind": "templates", "templates": list(TEMPLATES)}}
-        bundle = EmotionVectors(bundle.vectors, bundle.emotions, bundle.sites, meta)
+    denoise = neutral if has_neutral else None
+    if args.templates:  # the same recipe on sentences that only name the corpus's emotions
+        emotions = list(dict.fromkeys(str(field_of(r, "emotion")) for r in stories))
+        bundle = template_vectors(backend, emotions, denoise, **recipe)
+    else:
+        bundle = extract_vectors(backend, stories, denoise, **recipe)
     bundle.save(out)
     checkpoint.unlink(missing_ok=True)
     corpus = bundle.metadata["corpus"]

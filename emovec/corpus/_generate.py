@@ -296,16 +296,8 @@ def _banned(tokenizer: Any, emotion: str | None) -> list[list[int]]:
     """Token sequences of every spelling of `emotion` (see `spellings`), without duplicates."""
     if emotion is None:
         return []
-    key = (id(tokenizer), emotion)
-    if key not in _BANS:
-        seqs = {
-            tuple(tokenizer(s, add_special_tokens=False)["input_ids"]) for s in spellings(emotion)
-        }
-        _BANS[key] = [list(q) for q in sorted(seqs) if q]
-    return _BANS[key]
-
-
-_BANS: dict[tuple[int, str], list[list[int]]] = {}
+    seqs = {tuple(tokenizer(s, add_special_tokens=False)["input_ids"]) for s in spellings(emotion)}
+    return [list(q) for q in sorted(seqs) if q]
 
 
 def _run_batch(
