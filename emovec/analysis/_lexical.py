@@ -50,10 +50,10 @@ def lexical_identification(
     x_train = words.fit_transform([str(field_of(r, "text")) for r in train])
     model = ComplementNB().fit(x_train, y_train)
     proba = model.predict_proba(words.transform([str(field_of(r, "text")) for r in held]))
-    logits = np.full((len(held), len(emotions)), -np.inf)
-    logits[:, model.classes_] = proba
+    full = np.full((len(held), len(emotions)), -np.inf)  # emotions absent from training: never
+    full[:, model.classes_] = proba
     labels = torch.tensor([index[str(field_of(r, "emotion"))] for r in held])
-    scores = torch.from_numpy(logits)
+    scores = torch.from_numpy(full)
     return LexicalIdentification(
         topk_accuracy(scores, labels, 1), topk_accuracy(scores, labels, 5), len(words.vocabulary_)
     )

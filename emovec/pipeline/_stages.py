@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 
 def file_digest(path: "str | os.PathLike[str]") -> str:
     """sha256 of a file's bytes (what downstream keys depend on)."""
@@ -27,15 +25,16 @@ def file_digest(path: "str | os.PathLike[str]") -> str:
 
 
 def bundle_digest(vectors: Any) -> str:
-    """sha256 of an `EmotionVectors`' content: names, sites, float32 values and metadata except
-    its creation time, so that identical vectors made twice key their dependants alike (a file
-    digest would change with the timestamp and rerun every later stage for nothing)."""
+    """sha256 of an `EmotionVectors`' content: `emovec.monitor.vectors_fingerprint` of its values
+    with its metadata except the creation time, so that identical vectors made twice key their
+    dependants alike (a file digest would change with the timestamp and rerun later stages)."""
+    from emovec.monitor import vectors_fingerprint
+
     meta = {k: v for k, v in dict(vectors.metadata).items() if k != "created"}
-    digest = hashlib.sha256()
-    head = [list(vectors.emotions), [str(s) for s in vectors.sites], meta]
-    digest.update(json.dumps(head, sort_keys=True, default=str).encode())
-    digest.update(vectors.vectors.detach().to("cpu", dtype=torch.float32).contiguous().numpy())
-    return digest.hexdigest()
+    values = vectors_fingerprint(vectors, vectors.emotions, vectors.sites)
+    return hashlib.sha256(
+        json.dumps([values, meta], sort_keys=True, default=str).encode()
+    ).hexdigest()
 
 
 def key_of(inputs: Mapping[str, Any]) -> str:
