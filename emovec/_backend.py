@@ -141,6 +141,28 @@ class BackendBase(ABC):
         `logits_to_keep=1`): capture needs none, and the head is a fifth of a small model.
         """
 
+    @property
+    def resumable(self) -> bool:
+        """Whether `capture_from` works: the adapter can start a forward part-way (it then
+        overrides this and `_forward_from`)."""
+        return False
+
+    def _forward_from(
+        self,
+        layer: int,
+        hidden: Float[Tensor, "batch pos d_model"],
+        input_ids: Int[Tensor, "batch pos"],
+        attention_mask: Int[Tensor, "batch pos"],
+        *,
+        edits: Sequence[BoundEdit] = (),
+        sites: Sequence[Site] = (),
+        reducer: Reducer = keep,
+        position_ids: Int[Tensor, "batch pos"] | None = None,
+    ) -> dict[Site, Tensor]:
+        """Captures of a forward whose residual after block `layer` is `hidden`; earlier
+        blocks are not computed. Hooks at `resid_post.{layer}` see `hidden`."""
+        raise NotImplementedError
+
     @abstractmethod
     @contextmanager
     def _installed(self, edits: Sequence[Edit]) -> Iterator[None]:
@@ -261,6 +283,64 @@ class BackendBase(ABC):
             last_logits_only=True,
         )
         return out.captured
+
+    @torch.no_grad()
+    def capture_from(
+        self,
+        batch: "TokenBatch | Sequence[str]",
+        start: Site,
+        hidden: Float[Tensor, "batch pos d_model"],
+        sites: Sequence[Site],
+        reducer: Reducer = keep,
+        *,
+        edits: Sequence[Edit] = (),
+    ) -> dict[Site, Tensor]:
+        """`capture`, for a forward that starts from `hidden`, the residual at `start`.
+
+        `hidden` is what `capture(batch, [start])` returned for this very batch (`keep`
+        reducer). Only the blocks after `start` run, so many conditions that differ from
+        `start` on share the cost of the blocks before it (a steering sweep at one site).
+        Edits at `start` itself apply to `hidden`.
+
+        Raises:
+            NotImplementedError: the adapter cannot start part-way (`resumable` is False).
+            ValueError: `start` is not a `resid_post` site, `hidden` does not match the batch,
+                or a site or edit lies before `start`.
+        """
+        if not self.resumable:
+            raise NotImplementedError(
+                f"The {self.name} adapter cannot start a forward part-way; use capture()."
+            )
+        batch = self._as_batch(batch, "right")
+        (start,) = self.check_sites([start])
+        if start.stream != "resid_post":
+            raise ValueError(f"A forward can start only after a block (resid_post), not {start}.")
+        expected = (*batch.input_ids.shape, self.d_model)
+        if tuple(hidden.shape) != expected:
+            raise ValueError(
+                f"hidden has shape {tuple(hidden.shape)} but the batch needs {expected}:"
+                f" pass capture(batch, [{start}]) of the same batch."
+            )
+        sites = self.check_sites(sites)
+        self.check_edits(edits, batch)
+        for where in [*sites, *(e.site for e in edits)]:
+            if where.layer < start.layer or (
+                where.layer == start.layer and where.stream != "resid_post"
+            ):
+                raise ValueError(
+                    f"{where} lies before the start {start}: sites and edits must come at or after it."
+                )
+        param = next(self.model.parameters())
+        return self._forward_from(
+            start.layer,
+            hidden.to(device=param.device, dtype=param.dtype),
+            batch.input_ids.to(self.device),
+            batch.attention_mask.to(self.device),
+            edits=self._bind_prompt(edits, batch),
+            sites=sites,
+            reducer=reducer,
+            position_ids=self._positions_if_left_padded(batch),
+        )
 
     @torch.no_grad()
     def run(

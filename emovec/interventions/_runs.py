@@ -29,11 +29,24 @@ def last_real(
 
 
 def next_token_logits(
-    backend: Any, batch: TokenBatch, edits: Sequence[Edit] = ()
+    backend: Any,
+    batch: TokenBatch,
+    edits: Sequence[Edit] = (),
+    *,
+    start: "tuple[Site, Tensor] | None" = None,
 ) -> Float[Tensor, "batch d_vocab"]:
-    """Logits after each row's last real token, with `edits` applied (float32, on CPU)."""
+    """Logits after each row's last real token, with `edits` applied (float32, on CPU).
+
+    `start=(site, hidden)` runs only the blocks after `site` from the batch's residual there
+    (`backend.capture_from`).
+    """
     site = Site(int(backend.n_layers) - 1)
-    resid = backend.capture(batch, [site], last_real, edits=list(edits))[site]
+    if start is None:
+        resid = backend.capture(batch, [site], last_real, edits=list(edits))[site]
+    else:
+        resid = backend.capture_from(
+            batch, start[0], start[1], [site], last_real, edits=list(edits)
+        )[site]
     return backend.unembed(resid).float().cpu()
 
 
@@ -124,6 +137,7 @@ def sweep(
     masks: Sequence[Sequence[bool]] | None = None,
     batch_tokens: int = 2048,
     progress: Any = None,
+    reuse_prefix: bool = True,
 ) -> Float[Tensor, "condition row *m"]:
     """`metric(logits, reference)` of every row under every steering condition.
 
@@ -133,7 +147,16 @@ def sweep(
     own condition's amount along its own direction (an `Edit` whose offset is `[batch, pos, k]`
     over the `k` directions in the batch), which is exactly `Edit.steer` row by row. `masks`
     limits steering to some tokens of each row (default: every token).
+
+    When every condition steers at one site and the backend can start a forward part-way
+    (`backend.resumable`), the blocks before that site run once per row instead of once per
+    row and condition (`reuse_prefix=False` turns this off; the values agree to float rounding).
     """
+    start = _shared_start(conditions, int(backend.n_layers)) if reuse_prefix else None
+    if start is not None and getattr(backend, "resumable", False):
+        return _sweep_from(
+            backend, start, rows, conditions, metric, reference, masks, batch_tokens, progress
+        )
     jobs = [(c, r) for c in range(len(conditions)) for r in range(len(rows))]
     values: Tensor | None = None
     job_rows = [rows[r] for _, r in jobs]
@@ -154,6 +177,50 @@ def sweep(
             values[jobs[j][0], jobs[j][1]] = result[k]
         if progress is not None:
             progress.update(len(group))
+    return values if values is not None else torch.zeros(len(conditions), len(rows))
+
+
+def _shared_start(conditions: Sequence[Steering], n_layers: int) -> Site | None:
+    """The residual every condition's steering comes after, if they all steer at one site."""
+    sites = {site for steering in conditions for site, _, _ in steering}
+    if len(sites) != 1:
+        return None
+    (site,) = sites
+    if site.stream == "resid_post":
+        return site
+    return Site(site.layer - 1) if site.layer > 0 else None
+
+
+def _sweep_from(
+    backend: Any,
+    start: Site,
+    rows: Sequence[Sequence[int]],
+    conditions: Sequence[Steering],
+    metric: Callable[[Tensor, Tensor], Tensor],
+    reference: Tensor,
+    masks: Sequence[Sequence[bool]] | None,
+    batch_tokens: int,
+    progress: Any,
+) -> Tensor:
+    """`sweep` with each batch's residual at `start` computed once and every condition run from it."""
+    values: Tensor | None = None
+    for group in chunks(rows, batch_tokens):
+        batch = pad_rows([rows[i] for i in group], backend.pad_token_id)
+        hidden = backend.capture(batch, [start])[start]
+        where = (
+            pad_masks([masks[i] for i in group], batch)
+            if masks is not None
+            else torch.ones(batch.input_ids.shape, dtype=torch.bool)
+        )
+        ref = reference[group]
+        for c, steering in enumerate(conditions):
+            edits = _mixed_edits([steering] * len(group), where, int(backend.d_model))
+            result = metric(next_token_logits(backend, batch, edits, start=(start, hidden)), ref)
+            if values is None:
+                values = torch.zeros(len(conditions), len(rows), *result.shape[1:])
+            values[c, group] = result
+            if progress is not None:
+                progress.update(len(group))
     return values if values is not None else torch.zeros(len(conditions), len(rows))
 
 
