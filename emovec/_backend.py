@@ -6,6 +6,7 @@ run, generation (with its KV-cache-aware position logic and observers) and the c
 for users' own calls are written once here, so every adapter behaves identically.
 """
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -141,12 +142,6 @@ class BackendBase(ABC):
         `logits_to_keep=1`): capture needs none, and the head is a fifth of a small model.
         """
 
-    @property
-    def resumable(self) -> bool:
-        """Whether `capture_from` works: the adapter can start a forward part-way (it then
-        overrides this and `_forward_from`)."""
-        return False
-
     def _forward_from(
         self,
         layer: int,
@@ -159,9 +154,52 @@ class BackendBase(ABC):
         reducer: Reducer = keep,
         position_ids: Int[Tensor, "batch pos"] | None = None,
     ) -> dict[Site, Tensor]:
-        """Captures of a forward whose residual after block `layer` is `hidden`; earlier
-        blocks are not computed. Hooks at `resid_post.{layer}` see `hidden`."""
+        """Captures of a forward whose residual after block `layer` is `hidden`; the blocks up
+        to `layer` are not computed, and every site and edit lies after it. Adapters that can
+        start part-way override this (see `emovec._startat`)."""
         raise NotImplementedError
+
+    def _may_resume(self) -> bool:
+        """False while the adapter's current state rules out `_forward_from`."""
+        return True
+
+    @property
+    def resumable(self) -> bool:
+        """Whether `capture_from` starts part-way on this backend.
+
+        Checked once per backend, the first time it is asked: starting half-way must reproduce
+        a full forward's last residual. A model whose loop does more between its layers than
+        hand each one's output to the next fails the check, with a warning, and keeps full
+        forwards.
+        """
+        if type(self)._forward_from is BackendBase._forward_from or not self._may_resume():
+            return False
+        verdict = getattr(self, "_resume_verdict", None)
+        if verdict is None:
+            verdict = self._resume_verdict = self._resume_matches()
+            if not verdict:
+                warnings.warn(
+                    f"emovec: starting a forward part-way does not reproduce {self.model_id}'s full"
+                    f" forward on the {self.name} adapter; sweeps over many edits will run full"
+                    " forwards (slower, same results).",
+                    stacklevel=2,
+                )
+        return verdict
+
+    @torch.no_grad()
+    def _resume_matches(self) -> bool:
+        ids = torch.arange(1, 7).reshape(1, 6).to(self.device)
+        mask = torch.ones_like(ids)
+        middle, last = Site(self.n_layers // 2), Site(self.n_layers - 1)
+        full = self._forward(ids, mask, sites=[middle, last], last_logits_only=True).captured
+        try:
+            resumed = self._forward_from(middle.layer, full[middle], ids, mask, sites=[last])
+        except Exception:  # an architecture the stand-ins cannot serve
+            return False
+        if last not in resumed or resumed[last].shape != full[last].shape:
+            return False
+        scale = float(full[last].abs().max()) or 1.0
+        return bool((resumed[last] - full[last]).abs().max() <= 1e-4 * scale)
 
     @abstractmethod
     @contextmanager
@@ -330,17 +368,27 @@ class BackendBase(ABC):
                 raise ValueError(
                     f"{where} lies before the start {start}: sites and edits must come at or after it."
                 )
+        from ._hookplan import SitePlan, visit  # (it imports this module)
+
         param = next(self.model.parameters())
-        return self._forward_from(
-            start.layer,
-            hidden.to(device=param.device, dtype=param.dtype),
-            batch.input_ids.to(self.device),
-            batch.attention_mask.to(self.device),
-            edits=self._bind_prompt(edits, batch),
-            sites=sites,
-            reducer=reducer,
-            position_ids=self._positions_if_left_padded(batch),
+        hidden = hidden.to(device=param.device, dtype=param.dtype)
+        bound = self._bind_prompt(edits, batch)
+        store: dict[Site, Tensor] = {}
+        here = SitePlan(start, [b for b in bound if b[0].site == start], capture=start in sites)
+        hidden = visit(here, hidden, batch.attention_mask.bool().to(hidden.device), reducer, store)
+        store.update(
+            self._forward_from(
+                start.layer,
+                hidden,
+                batch.input_ids.to(self.device),
+                batch.attention_mask.to(self.device),
+                edits=[b for b in bound if b[0].site != start],
+                sites=[s for s in sites if s != start],
+                reducer=reducer,
+                position_ids=self._positions_if_left_padded(batch),
+            )
         )
+        return store
 
     @torch.no_grad()
     def run(

@@ -1,20 +1,17 @@
 """The plain Hugging Face adapter: torch forward hooks on the decoder layers."""
 
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from emovec._backend import BackendBase, BoundEdit, ForwardOutput
 from emovec._batch import Reducer, keep
 from emovec._edit import Edit
 from emovec._site import Site
+from emovec._startat import started_at
 from emovec._torchhooks import final_norm_and_head, hooked
-
-from ._resume import started_at
 
 # Where decoder layers live in the common causal-LM families.
 _LAYER_PATHS = (
@@ -61,7 +58,6 @@ class HFBackend(BackendBase):
             or "unknown",
         )
         self.source = source
-        self._resumable: bool | None = None
 
     def _forward(
         self,
@@ -112,39 +108,6 @@ class HFBackend(BackendBase):
                 logits_to_keep=1,
             )
         return store
-
-    @property
-    def resumable(self) -> bool:
-        """Checked once per backend: starting half-way reproduces a full forward's last residual.
-
-        The stand-in layers rely on the model's loop handing each layer's output to the next;
-        a model whose loop does more between layers fails this check and keeps full forwards.
-        """
-        if self._resumable is None:
-            self._resumable = self._resume_matches()
-            if not self._resumable:
-                warnings.warn(
-                    f"emovec: starting a forward part-way does not reproduce {self.model_id}'s full"
-                    " forward; sweeps over many edits will run full forwards (slower, same results).",
-                    stacklevel=2,
-                )
-        return self._resumable
-
-    @torch.no_grad()
-    def _resume_matches(self) -> bool:
-        vocab = int(getattr(self.model.config, "vocab_size", 2) or 2)
-        ids = (torch.arange(1, 7) % vocab).reshape(1, 6).to(self.device)
-        mask = torch.ones_like(ids)
-        middle, last = Site(self.n_layers // 2), Site(self.n_layers - 1)
-        full = self._forward(ids, mask, sites=[middle, last], last_logits_only=True).captured
-        try:
-            resumed = self._forward_from(middle.layer, full[middle], ids, mask, sites=[last])
-        except Exception:  # an architecture the stand-ins cannot serve
-            return False
-        if last not in resumed:
-            return False
-        scale = float(full[last].abs().max()) or 1.0
-        return bool((resumed[last] - full[last]).abs().max() <= 1e-4 * scale)
 
     def _unembed(self, x: Tensor) -> Tensor:
         norm, head = final_norm_and_head(self.model)

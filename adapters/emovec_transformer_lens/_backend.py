@@ -4,7 +4,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from torch import Tensor
+from torch import Tensor, nn
 from transformer_lens.model_bridge import TransformerBridge
 
 from emovec._backend import BackendBase, BoundEdit, ForwardOutput
@@ -12,6 +12,7 @@ from emovec._batch import Reducer, keep
 from emovec._edit import Edit
 from emovec._hookplan import SitePlan, plan_sites, visit
 from emovec._site import Site
+from emovec._startat import list_holding, started_at
 
 
 def hook_name(site: Site) -> str:
@@ -99,6 +100,42 @@ class TransformerLensBackend(BackendBase):
                 )
                 past = None
         return ForwardOutput(logits, store, past)
+
+    def _layer_list(self) -> nn.ModuleList | None:
+        """The Hugging Face model's layer list, where the bridge put its block bridges."""
+        hf = getattr(getattr(self.model, "_driver", None), "underlying_model", None)
+        blocks = getattr(self.model, "blocks", None)
+        if not isinstance(hf, nn.Module) or not blocks:
+            return None
+        return list_holding(hf, blocks[0])
+
+    def _may_resume(self) -> bool:
+        # Compatibility mode runs the bridge's own processed path; start part-way only without it.
+        return not self.compatibility_mode and self._layer_list() is not None
+
+    def _forward_from(
+        self,
+        layer: int,
+        hidden: Tensor,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        *,
+        edits: Sequence[BoundEdit] = (),
+        sites: Sequence[Site] = (),
+        reducer: Reducer = keep,
+        position_ids: Tensor | None = None,
+    ) -> dict[Site, Tensor]:
+        layers = self._layer_list()
+        if layers is None:
+            raise NotImplementedError("This bridge keeps no Hugging Face layer list to start in.")
+        store: dict[Site, Tensor] = {}
+        hooks = self._hooks(plan_sites(edits, sites), attention_mask.bool(), reducer, store)
+        extra: dict[str, Any] = {"logits_to_keep": 1}
+        if position_ids is not None:
+            extra["position_ids"] = position_ids
+        with started_at(layers, layer, hidden), self._attached(hooks):
+            self.model(input_ids, return_type="logits", attention_mask=attention_mask, **extra)
+        return store
 
     def _unembed(self, x: Tensor) -> Tensor:
         return self.model.unembed(self.model.ln_final(x))

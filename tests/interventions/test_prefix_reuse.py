@@ -13,6 +13,11 @@ from tests.conftest import tiny_llama, wrap
 ROWS = [[5, 9, 14, 3, 22, 7], [8, 2, 30], [11, 12, 13, 14, 15, 16, 17, 18], [40, 41]]
 
 
+def layer_list(backend) -> torch.nn.ModuleList:
+    """The decoder-layer list the model's forward loops over (the bridge's lives in its HF model)."""
+    return backend.layers if hasattr(backend, "layers") else backend._layer_list()
+
+
 def _unit(d: int, seed: int) -> torch.Tensor:
     v = torch.randn(d, generator=torch.Generator().manual_seed(seed))
     return v / v.norm()
@@ -35,10 +40,11 @@ class LayerCalls:
         self.handle.remove()
 
 
+@pytest.mark.parametrize("adapter", ["hf", "transformer_lens"])
 @pytest.mark.parametrize("side", ["right", "left"])
 @pytest.mark.parametrize("start", [0, 1, 2])
-def test_capture_from_equals_the_full_forward(tiny_backends, side, start):
-    backend = tiny_backends["hf"]
+def test_capture_from_equals_the_full_forward(tiny_backends, adapter, side, start):
+    backend = tiny_backends[adapter]
     batch = TokenBatch.from_ids(ROWS, pad_id=0, side=side)
     site = Site(start)
     later = [Site(layer) for layer in range(start, backend.n_layers)] + [
@@ -60,22 +66,23 @@ def test_capture_from_equals_the_full_forward(tiny_backends, side, start):
     assert not torch.allclose(plain[Site(backend.n_layers - 1)], full[Site(backend.n_layers - 1)])
 
 
-def test_the_blocks_before_the_start_do_not_run_and_are_put_back(tiny_backends):
-    backend = tiny_backends["hf"]
+@pytest.mark.parametrize("adapter", ["hf", "transformer_lens"])
+def test_the_blocks_before_the_start_do_not_run_and_are_put_back(tiny_backends, adapter):
+    backend = tiny_backends[adapter]
     batch = TokenBatch.from_ids(ROWS, pad_id=0)
-    originals = list(backend.layers)
+    originals = list(layer_list(backend))
     hidden = backend.capture(batch, [Site(1)])[Site(1)]
     with LayerCalls(originals[0]) as first, LayerCalls(originals[2]) as third:
         backend.capture_from(batch, Site(1), hidden, [Site(2)])
     assert (first.calls, third.calls) == (0, 1)
-    assert list(backend.layers) == originals
+    assert list(layer_list(backend)) == originals
 
     def broken(x, mask):
         raise RuntimeError("reducer failed")
 
     with pytest.raises(RuntimeError, match="reducer failed"):
         backend.capture_from(batch, Site(1), hidden, [Site(2)], broken)
-    assert list(backend.layers) == originals
+    assert list(layer_list(backend)) == originals
 
 
 def test_bad_starts_are_refused_with_the_fix(tiny_backends):
@@ -95,9 +102,8 @@ def test_bad_starts_are_refused_with_the_fix(tiny_backends):
         backend.capture_from(batch, Site(1, "resid_pre"), hidden, [Site(2)])
 
 
-@pytest.mark.parametrize("adapter", ["transformer_lens", "nnsight"])
-def test_adapters_that_cannot_start_part_way_say_so(tiny_backends, adapter):
-    backend = tiny_backends[adapter]
+def test_adapters_that_cannot_start_part_way_say_so(tiny_backends):
+    backend = tiny_backends["nnsight"]
     assert backend.resumable is False
     batch = TokenBatch.from_ids(ROWS, pad_id=0)
     hidden = torch.zeros(*batch.input_ids.shape, backend.d_model)
@@ -114,17 +120,18 @@ def _probability_of_token_7(logits: torch.Tensor, reference: torch.Tensor) -> to
     return torch.stack([logits.softmax(-1)[:, 7], logits.logsumexp(-1)], dim=-1)
 
 
+@pytest.mark.parametrize("adapter", ["hf", "transformer_lens"])
 @pytest.mark.parametrize("site", [Site(1), Site(2, "resid_pre"), Site(0)])
 @pytest.mark.parametrize("masked", [False, True])
-def test_sweep_sharing_the_prefix_equals_the_plain_sweep(tiny_backends, site, masked):
-    backend = tiny_backends["hf"]
+def test_sweep_sharing_the_prefix_equals_the_plain_sweep(tiny_backends, adapter, site, masked):
+    backend = tiny_backends[adapter]
     conditions = _conditions(backend.d_model, site)
     masks = [[i % 2 == 0 for i in range(len(r))] for r in ROWS] if masked else None
     reference = torch.zeros(len(ROWS), 1)
     kwargs = dict(masks=masks, batch_tokens=16)
-    with LayerCalls(backend.layers[0]) as shared:
+    with LayerCalls(layer_list(backend)[0]) as shared:
         fast = sweep(backend, ROWS, conditions, _probability_of_token_7, reference, **kwargs)
-    with LayerCalls(backend.layers[0]) as plain:
+    with LayerCalls(layer_list(backend)[0]) as plain:
         slow = sweep(
             backend,
             ROWS,
@@ -178,10 +185,11 @@ def test_a_model_the_stand_ins_cannot_serve_falls_back_with_a_warning(tokenizer,
     assert values.shape == (len(conditions), len(ROWS), 2)
 
 
-def test_on_the_real_model_the_shared_prefix_changes_nothing(real_backends):
+@pytest.mark.parametrize("adapter", ["hf", "transformer_lens"])
+def test_on_the_real_model_the_shared_prefix_changes_nothing(real_backends, adapter):
     from emovec.interventions._suites import PRESSURE_TEMPLATE, load_situations, render
 
-    backend = real_backends["hf"]
+    backend = real_backends[adapter]
     assert backend.resumable
     rows = [
         backend.tokenizer(
@@ -205,3 +213,15 @@ def test_on_the_real_model_the_shared_prefix_changes_nothing(real_backends):
     slow = sweep(backend, rows, conditions, _probability_of_token_7, reference, reuse_prefix=False)
     torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-4)
     assert not torch.allclose(fast[0], fast[2])
+
+
+def test_a_bridge_in_compatibility_mode_keeps_full_forwards(tokenizer):
+    backend = wrap(tiny_llama(), tokenizer, "transformer_lens")
+    assert backend.resumable
+    backend.model.enable_compatibility_mode()
+    assert backend.compatibility_mode and backend.resumable is False
+    conditions = _conditions(backend.d_model, Site(1))
+    reference = torch.zeros(len(ROWS), 1)
+    with LayerCalls(layer_list(backend)[0]) as calls:
+        sweep(backend, ROWS, conditions, _probability_of_token_7, reference, batch_tokens=16)
+    assert calls.calls >= len(conditions)  # every condition ran the first block itself

@@ -4,7 +4,9 @@ Experiments that try many edits at one site (a steering sweep: every condition, 
 direction) share everything before that site. Running the model with its first layers replaced
 by stand-ins that hand on a residual captured once makes each condition cost only the layers
 after the site: the model's own forward still builds the masks, positions and rotary tables,
-so nothing about the architecture is re-implemented here.
+so nothing about the architecture is re-implemented here. Plain torch; used by the adapters
+whose forward is a Hugging Face model's loop over a `ModuleList` of layers (the HF adapter's,
+and the TransformerLens bridge's, which puts its block bridges into that list).
 """
 
 from collections.abc import Iterator
@@ -43,8 +45,8 @@ def started_at(layers: nn.ModuleList, layer: int, hidden: Tensor) -> Iterator[No
     """Inside the block, the model's forward computes layers after `layer` only.
 
     Its residual after `layer` is `hidden` (`[batch, pos, d_model]`, the batch the forward is
-    given); hooks registered inside the block on `layers[layer]` see `hidden` as that layer's
-    output. The original layers are back in place on exit, even on error.
+    given; edits at that site are applied to it beforehand by `BackendBase.capture_from`). The
+    original layers are back in place on exit, even on error.
     """
     originals = [layers[i] for i in range(layer + 1)]
     try:
@@ -54,3 +56,11 @@ def started_at(layers: nn.ModuleList, layer: int, hidden: Tensor) -> Iterator[No
     finally:
         for i, original in enumerate(originals):
             layers[i] = original
+
+
+def list_holding(root: nn.Module, first: nn.Module) -> nn.ModuleList | None:
+    """The `ModuleList` inside `root` whose first entry is `first` (a model's layer list)."""
+    for module in root.modules():
+        if isinstance(module, nn.ModuleList) and len(module) and module[0] is first:
+            return module
+    return None
