@@ -9,11 +9,12 @@ default (the residual at the site computed once per batch of rows, each conditio
 there with `capture_from`). Rounds are interleaved; the figure is median(full) / median(shared),
 and the two results must agree (max difference printed). Last line:
 `sweep_speedup_vs_full_forwards: X` (floor X >= 2: only the last third of the blocks runs per
-condition).
+condition). `python benchmarks/sweep_speedup.py transformer_lens` measures that adapter instead.
 """
 
 import os
 import statistics
+import sys
 import time
 
 import torch
@@ -38,7 +39,8 @@ THREADS = int(os.environ.get("EMOVEC_BENCH_THREADS", "1"))
 
 def main() -> None:
     torch.set_num_threads(THREADS)
-    backend = emovec.load_backend(adapter="hf")
+    adapter = sys.argv[1] if len(sys.argv) > 1 else "hf"
+    backend = emovec.load_backend(adapter=adapter)
     rows = []
     for item in load_situations(None)[:SITUATIONS]:
         for a, b in ((item.shortcut, item.honest), (item.honest, item.shortcut)):
@@ -72,7 +74,7 @@ def main() -> None:
     diff = float((results[True] - results[False]).abs().max())
     print(
         f"{len(rows)} prompts x {len(conditions)} conditions at {site} ({tokens} prompt tokens),"
-        f" {ROUNDS} interleaved rounds, {THREADS} torch thread(s)"
+        f" {ROUNDS} interleaved rounds, {THREADS} torch thread(s), {adapter} adapter"
     )
     print(f"full forwards per condition: {full:7.2f} s (median)")
     print(f"shared prefix:               {fast:7.2f} s (median)")
