@@ -64,6 +64,50 @@ class Corpus:
     def content_hash(self) -> str:
         return content_hash(self)
 
+    def subsample(self, stories_per_emotion: int, neutral: int | None = None) -> "Corpus":
+        """A smaller corpus for smoke runs: at most `stories_per_emotion` stories of each emotion
+        and the first `neutral` dialogues (None: all), picked evenly through each list, so the
+        same call always gives the same records.
+
+        The manifest records the subsample and carries the subset's own content hash, so
+        caches keyed by it never mistake the subset for the whole.
+
+        Example:
+            >>> rs = [Record(f"story/calm/t00{i}/s0", "story", "calm", f"t{i}", "x", "m", 1)
+            ...       for i in range(5)]
+            >>> [r.topic for r in Corpus(tuple(rs), (), {}, "ex").subsample(2).stories]
+            ['t0', 't2']
+        """
+        if stories_per_emotion < 1 or (neutral is not None and neutral < 0):
+            raise ValueError(
+                "subsample needs stories_per_emotion >= 1 and neutral >= 0 (or None for all),"
+                f" got {stories_per_emotion} and {neutral}."
+            )
+        stories: list[Record] = []
+        for group in self.by_emotion().values():
+            n = min(stories_per_emotion, len(group))
+            stories += [group[(i * len(group)) // n] for i in range(n)]
+        dialogues = self.neutral if neutral is None else self.neutral[:neutral]
+        sub = Corpus(tuple(stories), tuple(dialogues), {}, self.source)
+        per_emotion = {e: len(v) for e, v in sub.by_emotion().items()}
+        counts = {
+            **self.manifest.get("counts", {}),
+            "stories": len(stories),
+            "neutral": len(dialogues),
+            "per_emotion": {e: per_emotion.get(e, 0) for e in self.emotions},
+        }
+        manifest = {
+            **self.manifest,
+            "counts": counts,
+            "content_hash": sub.content_hash,
+            "subsample": {
+                "stories_per_emotion": stories_per_emotion,
+                "neutral": neutral,
+                "of_content_hash": self.manifest.get("content_hash"),
+            },
+        }
+        return Corpus(sub.stories, sub.neutral, manifest, f"{self.source} (subsample)")
+
 
 def _read(root: "Traversable | Path", name: str, bad: list[BadLine], where: str) -> list[Record]:
     item = root.joinpath(name)

@@ -92,3 +92,27 @@ def test_the_shipped_corpus_covers_every_emotion():
     assert gen["model_id"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and gen["adapter"] == "hf"
     assert all(r.generator == gen["model_id"] for r in corpus)
     assert all(r.text.startswith("Human: ") for r in corpus.neutral)
+
+
+def test_subsample_picks_evenly_and_records_itself():
+    corpus = load_corpus()
+    sub = corpus.subsample(5, 64)
+    groups, full = sub.by_emotion(), corpus.by_emotion()
+    assert set(groups) == set(full)
+    for emotion, records in groups.items():
+        assert len(records) == min(5, len(full[emotion]))
+        assert len({r.id for r in records}) == len(records)
+        positions = [full[emotion].index(r) for r in records]
+        assert positions == sorted(positions) and positions[0] == 0
+    assert list(sub.neutral) == list(corpus.neutral[:64])
+    assert sub.manifest["content_hash"] == sub.content_hash != corpus.content_hash
+    assert sub.manifest["counts"]["stories"] == len(sub.stories) == 5 * len(full)
+    assert sub.manifest["subsample"]["of_content_hash"] == corpus.manifest["content_hash"]
+    assert corpus.subsample(5, 64).content_hash == sub.content_hash  # same call, same records
+    assert corpus.subsample(100).content_hash == corpus.content_hash  # nothing left out
+
+
+@pytest.mark.parametrize("args", [(0, None), (3, -1)])
+def test_subsample_refuses_empty_requests(folder, args):
+    with pytest.raises(ValueError, match="stories_per_emotion >= 1"):
+        load_corpus(folder).subsample(*args)
