@@ -75,8 +75,8 @@ class Corpus:
         Example:
             >>> rs = [Record(f"story/calm/t00{i}/s0", "story", "calm", f"t{i}", "x", "m", 1)
             ...       for i in range(5)]
-            >>> [r.topic for r in Corpus(tuple(rs), (), {}, "ex").subsample(2).stories]
-            ['t0', 't2']
+            >>> tuple(r.topic for r in Corpus(tuple(rs), (), {}, "ex").subsample(2).stories)
+            ('t0', 't2')
         """
         if stories_per_emotion < 1 or (neutral is not None and neutral < 0):
             raise ValueError(
