@@ -152,7 +152,7 @@ def sweep(
     (`backend.resumable`), the blocks before that site run once per row instead of once per
     row and condition (`reuse_prefix=False` turns this off; the values agree to float rounding).
     """
-    start = _shared_start(conditions, int(backend.n_layers)) if reuse_prefix else None
+    start = _shared_start(conditions) if reuse_prefix else None
     if start is not None and getattr(backend, "resumable", False):
         return _sweep_from(
             backend, start, rows, conditions, metric, reference, masks, batch_tokens, progress
@@ -162,11 +162,7 @@ def sweep(
     job_rows = [rows[r] for _, r in jobs]
     for group in chunks(job_rows, batch_tokens):
         batch = pad_rows([job_rows[j] for j in group], backend.pad_token_id)
-        where = (
-            pad_masks([masks[jobs[j][1]] for j in group], batch)
-            if masks is not None
-            else torch.ones(batch.input_ids.shape, dtype=torch.bool)
-        )
+        where = _steered_tokens(masks, [jobs[j][1] for j in group], batch)
         edits = _mixed_edits([conditions[jobs[j][0]] for j in group], where, int(backend.d_model))
         logits = next_token_logits(backend, batch, edits)
         ref = reference[[jobs[j][1] for j in group]]
@@ -180,7 +176,7 @@ def sweep(
     return values if values is not None else torch.zeros(len(conditions), len(rows))
 
 
-def _shared_start(conditions: Sequence[Steering], n_layers: int) -> Site | None:
+def _shared_start(conditions: Sequence[Steering]) -> Site | None:
     """The residual every condition's steering comes after, if they all steer at one site."""
     sites = {site for steering in conditions for site, _, _ in steering}
     if len(sites) != 1:
@@ -207,11 +203,7 @@ def _sweep_from(
     for group in chunks(rows, batch_tokens):
         batch = pad_rows([rows[i] for i in group], backend.pad_token_id)
         hidden = backend.capture(batch, [start])[start]
-        where = (
-            pad_masks([masks[i] for i in group], batch)
-            if masks is not None
-            else torch.ones(batch.input_ids.shape, dtype=torch.bool)
-        )
+        where = _steered_tokens(masks, group, batch)
         ref = reference[group]
         for c, steering in enumerate(conditions):
             edits = _mixed_edits([steering] * len(group), where, int(backend.d_model))
@@ -222,6 +214,15 @@ def _sweep_from(
             if progress is not None:
                 progress.update(len(group))
     return values if values is not None else torch.zeros(len(conditions), len(rows))
+
+
+def _steered_tokens(
+    masks: Sequence[Sequence[bool]] | None, row_ids: Sequence[int], batch: TokenBatch
+) -> Tensor:
+    """Which tokens of the batch (rows `row_ids`) are steered: the rows' masks, or every token."""
+    if masks is None:
+        return torch.ones(batch.input_ids.shape, dtype=torch.bool)
+    return pad_masks([masks[i] for i in row_ids], batch)
 
 
 def _mixed_edits(per_row: Sequence[Steering], where: Tensor, d_model: int) -> list[Edit]:
