@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from emovec import ops
 from emovec._site import Site
 from emovec.vectors import EmotionVectors, write_atomic
 
@@ -103,18 +104,15 @@ def load_eval_prompts(
 def auroc(scores: "Sequence[float] | np.ndarray", labels: "Sequence[bool] | np.ndarray") -> float:
     """Area under the ROC curve: P(score of a positive > score of a negative), ties count half.
 
+    `emovec.ops.auroc` on the scores split by label.
+
     Example:
         >>> auroc([0.1, 0.4, 0.35, 0.8], [False, False, True, True])
         0.75
     """
-    s = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(labels, dtype=bool)
-    pos, neg = s[y], s[~y]
-    if len(pos) == 0 or len(neg) == 0:
-        raise ValueError("AUROC needs at least one positive and one negative example.")
-    greater = (pos[:, None] > neg[None, :]).sum()
-    ties = (pos[:, None] == neg[None, :]).sum()
-    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+    s = torch.as_tensor(np.asarray(scores, dtype=np.float64))
+    y = torch.as_tensor(np.asarray(labels, dtype=bool))
+    return ops.auroc(s[y], s[~y])
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@
 Subspaces (`project`, `reject`, `orthonormalize`, `principal_angles`), orthogonalisation
 (`orthogonalize_set`, `orthogonalize_against`), interventions (`steer`, `clamp`,
 `patch_projection`, `ablate`), readout (`scores`, `cosine_matrix`), streaming statistics
-(`RunningMean`, `RunningCovariance`), PCA (`pca`, `pca_from_covariance`) and the geometry of
-vector sets (`rsa`, `procrustes`, `kmeans`, `hierarchical_order`, `bootstrap_ci`).
+(`RunningMean`, `RunningCovariance`), PCA (`pca`, `pca_from_covariance`), rank statistics
+(`spearman`, `auroc`) and the geometry of vector sets (`rsa`, `procrustes`, `kmeans`,
+`hierarchical_order`, `bootstrap_ci`).
+
+The most used are also importable from `emovec` itself (`emovec.reject is emovec.ops.reject`).
 """
 
 from ._geometry import Clusters as Clusters
@@ -25,6 +28,8 @@ from ._orthogonalize import orthogonalize_set as orthogonalize_set
 from ._pca import PrincipalComponents as PrincipalComponents
 from ._pca import pca as pca
 from ._pca import pca_from_covariance as pca_from_covariance
+from ._rank import auroc as auroc
+from ._rank import spearman as spearman
 from ._readout import cosine_matrix as cosine_matrix
 from ._readout import scores as scores
 from ._streaming import RunningCovariance as RunningCovariance
@@ -43,6 +48,7 @@ __all__ = [
     "RunningCovariance",
     "RunningMean",
     "ablate",
+    "auroc",
     "bootstrap_ci",
     "clamp",
     "cosine_matrix",
@@ -60,5 +66,6 @@ __all__ = [
     "reject",
     "rsa",
     "scores",
+    "spearman",
     "steer",
 ]

@@ -13,6 +13,7 @@ from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 from . import _checks
+from ._rank import spearman
 
 
 class Procrustes(NamedTuple):
@@ -85,19 +86,21 @@ def rsa(
         >>> rsa(a, a**3)
         1.0
     """
-    from scipy.stats import spearmanr
-
     _square(sim_a, "sim_a")
     _square(sim_b, "sim_b")
+    if sim_a.shape != sim_b.shape:
+        raise ValueError(
+            f"sim_a compares {sim_a.shape[0]} items but sim_b compares {sim_b.shape[0]}: pass"
+            " similarities between the same items, in the same order."
+        )
     n = sim_a.shape[0]
     if n < 3:
         raise ValueError(f"rsa needs at least 3 items (3 pairs), got {n}.")
-    rows, cols = torch.triu_indices(n, n, offset=1)
-    upper_a, upper_b = (_numpy(s[rows, cols]) for s in (sim_a, sim_b))
-    if np.ptp(upper_a) == 0 or np.ptp(upper_b) == 0:
+    rows, cols = torch.triu_indices(n, n, offset=1, device=sim_a.device)
+    upper_a, upper_b = sim_a[rows, cols], sim_b[rows, cols]
+    if bool(upper_a.amin() == upper_a.amax()) or bool(upper_b.amin() == upper_b.amax()):
         raise ValueError("A similarity matrix is constant off the diagonal: rho is undefined.")
-    rho, _ = spearmanr(upper_a, upper_b)
-    return float(np.asarray(rho))
+    return spearman(upper_a, upper_b)
 
 
 def procrustes(
@@ -251,7 +254,8 @@ def bootstrap_ci(
         The statistic on all samples and the interval's bounds.
 
     Raises:
-        ValueError: On fewer than 2 samples or a confidence outside (0, 1).
+        ValueError: On fewer than 2 samples, NaN or Inf in floating-point samples, or a
+            confidence outside (0, 1).
 
     Example:
         >>> ci = bootstrap_ci(lambda s: s.mean(), torch.arange(100.0), seed=0)
@@ -263,6 +267,10 @@ def bootstrap_ci(
     n = samples.shape[0]
     if n < 2 or not 0.0 < confidence < 1.0:
         raise ValueError(f"Need >= 2 samples and confidence in (0, 1), got {n}, {confidence}.")
+    if samples.is_floating_point():
+        # A NaN row poisons only the resamples that draw it: NaN bounds, or a misleading
+        # interval for a statistic that skips NaN (nanmean). Reject it up front.
+        _checks.finite(samples, "samples")
 
     def statistic(idx: np.ndarray) -> float:
         return float(fn(samples[torch.from_numpy(idx).to(samples.device)]))
@@ -281,5 +289,5 @@ def bootstrap_ci(
         rng=np.random.default_rng(seed),
     )
     low, high = result.confidence_interval
-    estimate = fn(samples[None])[0] if batched else fn(samples)
+    estimate = torch.as_tensor(fn(samples[None]))[0] if batched else fn(samples)
     return ConfidenceInterval(float(estimate), float(low), float(high))

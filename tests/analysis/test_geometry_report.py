@@ -8,14 +8,15 @@ from hypothesis import strategies as st
 
 from emovec import Site
 from emovec.analysis._geometry_report import (
-    _ranks,
     geometry_report,
     pearson_columns,
     ratings_for,
     recommend_site,
     spearman_columns,
+    spearman_resamples,
 )
 from emovec.catalogue import Catalogue, load_norms
+from emovec.ops import spearman
 from emovec.vectors import EmotionVectors
 
 
@@ -101,12 +102,36 @@ def test_recommendation_rule():
     assert recommend_site([(Site(0), 0.1), (Site(2), 0.3)], 30) == Site(2)
 
 
-@given(st.lists(st.integers(0, 6), min_size=1, max_size=40))
-def test_ranks_match_scipy_average_ranks(values):
-    from scipy.stats import rankdata
+def spearman_resamples_with_ordinal_ranks(pairs):
+    """Ranks that break ties by position instead of sharing the average rank."""
+    ranks = pairs.argsort(dim=-2, stable=True).argsort(dim=-2).double()
+    return torch.stack([torch.corrcoef(r.T)[0, 1] for r in ranks])
 
-    x = np.asarray(values, dtype=float)
-    assert np.allclose(_ranks(x), rankdata(x))
+
+def assert_resamples_match_spearman(op, stack):
+    """The vectorised bootstrap statistic equals `emovec.ops.spearman` on each resample."""
+    got = op(stack)
+    for i in range(stack.shape[0]):
+        assert abs(float(got[i]) - spearman(stack[i, :, 0], stack[i, :, 1])) < 1e-12
+
+
+@given(st.integers(3, 60), st.integers(0, 2**16), st.integers(0, 2))
+def test_spearman_resamples_match_ops_spearman_with_ties(n, seed, decimals):
+    # Like a report: PC coordinates against ratings on a 1-9 scale given to 2 decimals; both
+    # rounded further here, so many ties.
+    g = torch.Generator().manual_seed(seed)
+    coords = torch.randn(4, n, generator=g, dtype=torch.float64).round(decimals=decimals)
+    ratings = (5 + 2 * torch.randn(4, n, generator=g, dtype=torch.float64)).round(decimals=1)
+    stack = torch.stack([coords, ratings], dim=-1)
+    constant = (stack.amax(1) == stack.amin(1)).any(-1)
+    assert_resamples_match_spearman(spearman_resamples, stack[~constant])
+
+
+def test_spearman_resamples_mutant_ordinal_ranks_fails():
+    g = torch.Generator().manual_seed(0)
+    stack = torch.randn(3, 30, 2, generator=g, dtype=torch.float64).round(decimals=0)
+    with pytest.raises(AssertionError):
+        assert_resamples_match_spearman(spearman_resamples_with_ordinal_ranks, stack)
 
 
 def test_spearman_and_pearson_columns():

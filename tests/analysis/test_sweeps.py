@@ -10,8 +10,9 @@ from emovec._batch import TokenBatch
 from emovec.analysis._readings import read_probes
 from emovec.analysis._scenarios import implicit_scenarios
 from emovec.analysis._stimuli import Family, Scenario, load_families, load_scenarios
-from emovec.analysis._sweeps import _p_best, intensity_sweep
+from emovec.analysis._sweeps import _p_best, _rank_correlations, intensity_sweep
 from emovec.catalogue import Catalogue
+from emovec.ops import spearman
 from emovec.vectors import EmotionVectors
 
 GOOD = """# two families
@@ -141,6 +142,40 @@ def test_rho_follows_a_built_in_dose_signal():
     wrong = EmotionVectors(ev.vectors[[2, 1, 0]], ["afraid", "calm", "sad"], [0, 1])
     bad = intensity_sweep(Toy(), wrong, [family]).family("tylenol")
     assert max(bad.rho["afraid"]) < 0.8 and bad.p_best["afraid"] > 0.01
+
+
+def _pearson_rho_per_site(x, readings):
+    """A plausible slip: correlates the raw values, not their ranks."""
+    return [float(np.corrcoef(x, readings[:, j])[0, 1]) for j in range(readings.shape[1])]
+
+
+def assert_rho_is_spearman(op, x, readings):
+    """Per site, `emovec.ops.spearman` of the numbers and the readings; NaN when constant."""
+    got = op(x, readings)
+    for j in range(readings.shape[1]):
+        if np.ptp(readings[:, j]) == 0:
+            assert math.isnan(got[j])
+        else:
+            want = spearman(torch.from_numpy(x), torch.from_numpy(readings[:, j]))
+            assert abs(got[j] - want) < 1e-12
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rho_equals_ops_spearman_with_ties(seed):
+    # Like a family: 8 doses (two equal) read at 30 sites, readings to 1 decimal (ties).
+    rng = np.random.default_rng(seed)
+    x = np.array([0.5, 1, 2, 2, 5, 10, 20, 50], dtype=np.float64)
+    readings = (np.log(x)[:, None] * rng.normal(size=30) + rng.normal(size=(8, 30))).round(1)
+    readings[:, 3] = 0.7  # a site whose reading never moves: rho is undefined
+    assert_rho_is_spearman(_rank_correlations, x, readings)
+
+
+def test_rho_mutant_pearson_fails():
+    rng = np.random.default_rng(0)
+    x = np.array([0.5, 1, 2, 2, 5, 10, 20, 50], dtype=np.float64)
+    readings = (x[:, None] ** 2 + rng.normal(size=(8, 3))).round(1)
+    with pytest.raises(AssertionError):
+        assert_rho_is_spearman(_pearson_rho_per_site, x, readings)
 
 
 def test_best_of_many_layers_on_noise_is_not_significant():

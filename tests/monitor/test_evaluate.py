@@ -62,6 +62,25 @@ def test_auroc_matches_scikit_learn(pairs):
     assert auroc(scores, labels) == pytest.approx(roc_auc_score(labels, scores))
 
 
+def _pairwise_auroc(scores, labels):
+    """The definition, pair by pair (emovec's own O(n^2) version before `emovec.ops.auroc`)."""
+    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
+    pos, neg = s[y], s[~y]
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auroc_equals_the_pairwise_definition_exactly(seed):
+    """Like the shipped set (30 pressure, 30 neutral) with z-scores rounded to 0.1: many ties."""
+    rng = np.random.default_rng(seed)
+    scores = np.r_[rng.normal(1.0, 1.0, 30), rng.normal(0.0, 1.2, 30)].round(1)
+    labels = np.r_[np.ones(30, dtype=bool), np.zeros(30, dtype=bool)]
+    perm = rng.permutation(60)
+    assert auroc(scores[perm], labels[perm]) == _pairwise_auroc(scores[perm], labels[perm])
+
+
 def test_auroc_without_tie_handling_would_be_caught():
     scores, labels = [1.0, 1.0, 2.0, 0.0], [True, False, True, False]
 

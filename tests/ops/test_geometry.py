@@ -1,5 +1,7 @@
 """rsa, procrustes, kmeans, hierarchical_order, bootstrap_ci: invariants, plus mutants."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -21,6 +23,24 @@ from .strategies import F64, from_svd, gaussian, haar_orthogonal, seeds, spectru
 
 def _similarity(n: int, seed: int) -> torch.Tensor:
     return cosine_matrix(*(2 * [gaussian((n, 5), seed=seed)]))
+
+
+@st.composite
+def planted_clusters(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor]:
+    """k tight clusters around orthogonal centres of norm 20 (rows shuffled), and their labels:
+    far apart in distance and in angle, so k-means and linkage must both recover them."""
+    k = draw(st.integers(2, 4))
+    d, per, seed = draw(st.integers(k, 6)), draw(st.integers(2, 5)), draw(seeds)
+    centres = 20.0 * haar_orthogonal(d, torch.Generator().manual_seed(seed))[:k]
+    labels = torch.arange(k).repeat_interleave(per)
+    rows = centres[labels] + gaussian((k * per, d), seed=seed + 1, scale=0.1)
+    perm = torch.randperm(k * per, generator=torch.Generator().manual_seed(seed + 2))
+    return rows[perm], labels[perm]
+
+
+def _same_partition(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two labelings group the rows alike, whatever the label names."""
+    return torch.equal(a[:, None] == a[None, :], b[:, None] == b[None, :])
 
 
 def _planted(seed: int, k: int = 3, per: int = 6, d: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,6 +167,12 @@ def test_rsa_names_bad_input(shipped):
         shipped.rsa(torch.eye(2), torch.eye(2))
     with pytest.raises(ValueError, match="square"):
         shipped.rsa(torch.ones(3, 4), torch.ones(3, 4))
+    with pytest.raises(ValueError, match="sim_a compares 4 items but sim_b compares 5"):
+        shipped.rsa(_similarity(4, 0), _similarity(5, 1))
+    bad = _similarity(4, 0)
+    bad[0, 2] = math.nan
+    with pytest.raises(ValueError, match="sim_b contains NaN or Inf"):
+        shipped.rsa(_similarity(4, 1), bad)
 
 
 # -- procrustes ---------------------------------------------------------------------------------
@@ -183,11 +209,56 @@ def test_procrustes_float32_keeps_dtype():
     assert fit.rotation.dtype == torch.float32 and fit.aligned_cosine.shape == (20,)
 
 
+def test_procrustes_names_bad_input(shipped):
+    a = gaussian((5, 3), seed=0)
+    with pytest.raises(ValueError, match="same shape"):
+        shipped.procrustes(a, a[:, :2])
+    bad = a.clone()
+    bad[1, 1] = math.nan
+    with pytest.raises(ValueError, match="a contains NaN or Inf"):
+        shipped.procrustes(bad, a)
+    inf = a.clone()
+    inf[0, 0] = math.inf
+    with pytest.raises(ValueError, match="b contains NaN or Inf"):
+        shipped.procrustes(a, inf)
+    zero = a.clone()
+    zero[2] = 0.0
+    with pytest.raises(ValueError, match="zero-norm rows"):
+        shipped.procrustes(a, zero)
+
+
 # -- kmeans -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", [0, 1])
 def test_kmeans_recovers_planted_clusters(seed):
     x, truth = _planted(seed)
     assert_recovers_planted(kmeans, x, truth, 3)
+
+
+@settings(max_examples=10)
+@given(planted_clusters())
+def test_kmeans_recovers_drawn_planted_clusters(case):
+    x, truth = case
+    assert_recovers_planted(kmeans, x, truth, int(truth.max()) + 1)
+
+
+def assert_partition_permutes_with_rows(op, x, k, perm):
+    """Shuffling the rows shuffles the partition along with them, and changes nothing else."""
+    assert _same_partition(op(x[perm], k, seed=0).labels, op(x, k, seed=0).labels[perm])
+
+
+@settings(max_examples=10)
+@given(planted_clusters(), seeds)
+def test_kmeans_partition_is_permutation_invariant(case, seed):
+    x, truth = case
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    assert_partition_permutes_with_rows(kmeans, x, int(truth.max()) + 1, perm)
+
+
+def test_kmeans_mutant_fails_permutation_invariance():
+    x, _ = _planted(0)
+    with pytest.raises(AssertionError):
+        perm = torch.randperm(18, generator=torch.Generator().manual_seed(5))
+        assert_partition_permutes_with_rows(kmeans_labels_in_wrong_order, x, 3, perm)
 
 
 def test_kmeans_mutant_wrong_row_order_fails():
@@ -206,6 +277,8 @@ def test_kmeans_is_seeded_and_typed():
 def test_kmeans_names_bad_k(shipped):
     with pytest.raises(ValueError, match="k must be between"):
         shipped.kmeans(torch.ones(3, 2), 4)
+    with pytest.raises(ValueError, match="x contains NaN or Inf"):
+        shipped.kmeans(torch.tensor([[0.0, 1.0], [math.inf, 0.0]]), 1)
 
 
 # -- hierarchical_order -------------------------------------------------------------------------
@@ -220,6 +293,15 @@ def test_hierarchical_order_keeps_blocks_together(seed):
     assert_blocks_contiguous(hierarchical_order, sim, blocks)
 
 
+@settings(max_examples=10)
+@given(planted_clusters(), seeds)
+def test_hierarchical_order_keeps_drawn_blocks_together_in_any_row_order(case, seed):
+    x, blocks = case
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    sim = cosine_matrix(x, x)
+    assert_blocks_contiguous(hierarchical_order, sim[perm][:, perm], blocks[perm])
+
+
 def test_hierarchical_order_mutant_similarity_as_distance_fails():
     sim, blocks = _block_similarity(0)
     with pytest.raises(AssertionError):
@@ -231,6 +313,8 @@ def test_hierarchical_order_names_bad_input(shipped):
         shipped.hierarchical_order(2.0 * torch.ones(3, 3))
     with pytest.raises(ValueError, match="symmetric"):
         shipped.hierarchical_order(torch.tensor([[1.0, 0.5], [0.1, 1.0]]))
+    with pytest.raises(ValueError, match="sim contains NaN or Inf"):
+        shipped.hierarchical_order(torch.tensor([[1.0, math.nan], [math.nan, 1.0]]))
 
 
 # -- bootstrap_ci -------------------------------------------------------------------------------
@@ -255,6 +339,20 @@ def test_bootstrap_is_seeded_and_resamples_whole_rows():
     a = bootstrap_ci(corr, rows, n_resamples=200, seed=7)
     assert a == bootstrap_ci(corr, rows, n_resamples=200, seed=7)
     assert 0.3 < a.low < a.estimate < a.high < 1.0
+
+
+def test_bootstrap_names_bad_input(shipped):
+    samples = gaussian((10, 2), seed=0)
+    samples[3, 1] = math.nan
+    with pytest.raises(ValueError, match="samples contains NaN or Inf"):
+        shipped.bootstrap_ci(lambda s: s.mean(), samples)
+    with pytest.raises(ValueError, match="Need >= 2 samples"):
+        shipped.bootstrap_ci(lambda s: s.mean(), samples[:1])
+    with pytest.raises(ValueError, match="confidence in"):
+        shipped.bootstrap_ci(lambda s: s.mean(), samples[:5, 0], confidence=1.0)
+    # Non-float samples (indices, labels) have no NaN to look for and pass through.
+    ci = shipped.bootstrap_ci(lambda s: s.double().mean(), torch.arange(20), n_resamples=50)
+    assert ci.low < ci.estimate < ci.high
 
 
 def test_bootstrap_bca_runs():
