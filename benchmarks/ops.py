@@ -11,7 +11,9 @@ reference, alternating which goes first) and summarised by medians:
 The geometry wrappers are compared with calling scipy or scikit-learn directly (there is no
 sense in a hand-written k-means: the wrapper's cost is the point). The last line is the worst
 ratio against the same-contract reference; the line before it, the worst against bare maths.
-Then the streaming covariance's peak extra memory for 1k vs 100k rows fed.
+Before them, the streaming covariance's peak extra memory for 1k vs 100k rows fed: if feeding
+100k rows peaks more than `MEMORY_MARGIN_MIB` above feeding 1k, the run still prints both
+ratio lines, then exits with status 1 and says why on stderr.
 
 Run: `.venv/bin/python benchmarks/ops.py` (about 40 s of CPU time; longer on a busy machine).
 """
@@ -36,6 +38,9 @@ import emovec.ops as ops
 THREADS = int(os.environ.get("EMOVEC_BENCH_THREADS", "1"))
 torch.set_num_threads(THREADS)
 BUDGET_S = float(os.environ.get("EMOVEC_BENCH_SECONDS_PER_OP", "0.4"))
+# Streaming keeps O(d_model**2) state whatever the row count: 100x more rows may cost at most
+# this much more peak memory (allocator noise), never another batch-sized buffer per update.
+MEMORY_MARGIN_MIB = 1.0
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -85,7 +90,7 @@ def main() -> None:
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.linalg import orthogonal_procrustes
     from scipy.spatial.distance import squareform
-    from scipy.stats import bootstrap, spearmanr
+    from scipy.stats import bootstrap, rankdata, spearmanr
     from sklearn.cluster import KMeans
 
     threadpool_limits(THREADS)
@@ -216,6 +221,15 @@ def main() -> None:
         )
 
     score = vectors[:, 0]
+    positive, negative = torch.randn(500, generator=g) + 0.5, torch.randn(500, generator=g)
+
+    def lib_auroc(p, n):
+        ranks = rankdata(np.concatenate([p.numpy(), n.numpy()]))
+        return (ranks[: len(p)].sum() - len(p) * (len(p) + 1) / 2) / (len(p) * len(n))
+
+    def lib_spearman(a, b):
+        return spearmanr(a.numpy(), b.numpy()).statistic
+
     cases: list[tuple[str, Callable, Callable, Callable]] = [
         (
             "project",
@@ -348,6 +362,18 @@ def main() -> None:
             lambda: (finite(sim_a, sim_b), lib_rsa(sim_a, sim_b)),
         ),
         (
+            "spearman [171] (vs scipy)",
+            lambda: ops.spearman(vectors[:, 0], vectors[:, 1]),
+            lambda: lib_spearman(vectors[:, 0], vectors[:, 1]),
+            lambda: (finite(vectors[:, :2]), lib_spearman(vectors[:, 0], vectors[:, 1])),
+        ),
+        (
+            "auroc [500 vs 500] (vs scipy)",
+            lambda: ops.auroc(positive, negative),
+            lambda: lib_auroc(positive, negative),
+            lambda: (finite(positive, negative), lib_auroc(positive, negative)),
+        ),
+        (
             "procrustes [171] (vs scipy)",
             lambda: ops.procrustes(vectors, vectors.flip(1)),
             lambda: lib_procrustes(vectors, vectors.flip(1)),
@@ -395,10 +421,12 @@ def main() -> None:
         )
 
     print()
-    report_memory()
+    memory_problem = report_memory()
     print()
     print(f"worst_op_ratio_vs_bare_maths: {worst_bare:.2f}")
-    print(f"worst_op_ratio_vs_reference: {worst_contract:.2f}")
+    print(f"worst_op_ratio_vs_reference: {worst_contract:.2f}", flush=True)
+    if memory_problem:
+        sys.exit(f"FAILED: {memory_problem}")
 
 
 def _status_kib(field: str) -> int:
@@ -423,11 +451,15 @@ def feed(total: int) -> None:
     print(f"{(_status_kib('VmHWM') - start) / 1024:.1f} {state:.1f}")
 
 
-def report_memory() -> None:
-    """Peak extra memory of the streaming covariance, each size in its own fresh process."""
+def report_memory() -> str | None:
+    """Peak extra memory of the streaming covariance, each size in its own fresh process.
+
+    Returns what went wrong if the 100k-row peak exceeds the 1k-row one by more than
+    `MEMORY_MARGIN_MIB`, else None."""
     if not os.path.exists("/proc/self/clear_refs"):
         print("streaming memory: needs Linux /proc to reset the peak RSS; skipped")
-        return
+        return None
+    peaks = []
     for total in (1_000, 100_000):
         # glibc's malloc keeps freed blocks and moves its mmap threshold as it goes, so RSS
         # would wander with allocation history; a fixed, low threshold makes every tensor its
@@ -445,6 +477,15 @@ def report_memory() -> None:
             f" peak extra memory {float(out[0]):5.1f} MiB; state {out[1]} MiB",
             flush=True,
         )
+        peaks.append(float(out[0]))
+    growth = peaks[1] - peaks[0]
+    if growth > MEMORY_MARGIN_MIB:
+        return (
+            f"streaming covariance memory grows with the rows fed: 100k rows peaked {growth:.1f}"
+            f" MiB above 1k rows (allowed: {MEMORY_MARGIN_MIB} MiB). Something keeps per-batch"
+            " buffers alive (a list of batches, a cached copy): find it and free it."
+        )
+    return None
 
 
 if __name__ == "__main__":

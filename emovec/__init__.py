@@ -1,4 +1,9 @@
-"""emovec: find, validate, monitor and causally test emotion directions in language models."""
+"""emovec: find, validate, monitor and causally test emotion directions in language models.
+
+The most used maths is re-exported from `emovec.ops` (the same objects): `project`, `reject`,
+`orthonormalize`, `orthogonalize_set`, `orthogonalize_against`, `steer`, `clamp`, `ablate`,
+`patch_projection`, `scores`, `cosine_matrix` and `pca`.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -20,6 +25,18 @@ from ._edit import Edit as Edit
 from ._site import Site as Site
 from ._site import parse_sites as parse_sites
 from .models import load_model as load_model
+from .ops import ablate as ablate
+from .ops import clamp as clamp
+from .ops import cosine_matrix as cosine_matrix
+from .ops import orthogonalize_against as orthogonalize_against
+from .ops import orthogonalize_set as orthogonalize_set
+from .ops import orthonormalize as orthonormalize
+from .ops import patch_projection as patch_projection
+from .ops import pca as pca
+from .ops import project as project
+from .ops import reject as reject
+from .ops import scores as scores
+from .ops import steer as steer
 
 try:
     __version__ = version("emovec")
@@ -38,12 +55,24 @@ __all__ = [
     "StepView",
     "TokenBatch",
     "__version__",
+    "ablate",
     "adapters",
     "attach",
+    "clamp",
+    "cosine_matrix",
     "load_backend",
     "keep",
     "last_token",
     "load_model",
     "ops",
+    "orthogonalize_against",
+    "orthogonalize_set",
+    "orthonormalize",
     "parse_sites",
+    "patch_projection",
+    "pca",
+    "project",
+    "reject",
+    "scores",
+    "steer",
 ]

@@ -119,7 +119,9 @@ def patch_projection(
     Args:
         x: Activations to edit, with any leading axes.
         source: Activations from another run, broadcastable to `x`.
-        basis: Orthonormal rows (see `orthonormalize`); not re-checked here, for speed.
+        basis: Orthonormal rows: make them with `orthonormalize` (from any independent rows)
+            or take `pca(...).components`. Not re-checked here, for speed: other rows give a
+            wrong result without an error. Cast to the dtype and device of `x`.
 
     Returns:
         `reject(x, basis) + project(source, basis)`, shaped like `x`.
@@ -157,7 +159,9 @@ def ablate(
 
     Args:
         x: Activations with any leading axes.
-        basis: Orthonormal rows (see `orthonormalize`); not re-checked here, for speed.
+        basis: Orthonormal rows: make them with `orthonormalize` (from any independent rows)
+            or take `pca(...).components`. Not re-checked here, for speed: other rows give a
+            wrong result without an error. Cast to the dtype and device of `x`.
         mean: If given, the subspace component is set to `mean`'s (a mean activation over a
             reference data set) instead of zero, which keeps `x` on-distribution.
 

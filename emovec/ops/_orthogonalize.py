@@ -7,7 +7,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from . import _checks
-from ._subspace import orthonormalize, reject
+from ._subspace import _orthonormal_rows, orthonormalize, reject
 
 Method = Literal["gram_schmidt", "symmetric"]
 
@@ -88,7 +88,8 @@ def orthogonalize_against(
         survived.
 
     Raises:
-        ValueError: On NaN or Inf, zero-norm vectors, mismatched widths or a dependent basis.
+        ValueError: On NaN or Inf, zero-norm vectors, mismatched widths or a dependent basis
+            (each message names `vectors` or `basis`).
 
     Example:
         >>> out = orthogonalize_against(torch.tensor([[3.0, 4.0]]), torch.tensor([[2.0, 0.0]]))
@@ -98,5 +99,5 @@ def orthogonalize_against(
     _checks.same_width(vectors, basis, "vectors", "basis")
     _checks.finite(vectors, "vectors")
     norms = _checks.nonzero_norms(vectors, "vectors")
-    rejected = reject(vectors, orthonormalize(basis, rtol=rtol))
+    rejected = reject(vectors, _orthonormal_rows(basis, "basis", rtol=rtol))
     return Orthogonalized(rejected, torch.linalg.vector_norm(rejected, dim=-1) / norms)

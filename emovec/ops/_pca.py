@@ -42,6 +42,10 @@ def pca(
 ) -> PrincipalComponents:
     """Principal components of the rows of `x`, by SVD of the centred rows.
 
+    Each component is signed so that its largest-magnitude loading (the first one, on exact
+    ties) is positive: SVD fixes a component only up to sign, and this makes results
+    reproducible across runs and equal to `pca_from_covariance`'s.
+
     Args:
         x: One observation per row (e.g. per-dialogue mean activations).
         variance: Keep the fewest leading components whose ratios sum to at least this

@@ -21,13 +21,14 @@ def scores(
 
     Args:
         x: Activations with any leading axes.
-        vectors: One row per emotion; cast to the dtype and device of `x`.
+        vectors: One non-zero row per emotion; cast to the dtype and device of `x`.
 
     Returns:
         `x . vectors[e]` for each emotion `e`, as a new last axis.
 
     Raises:
-        ValueError: On NaN or Inf, or mismatched widths.
+        ValueError: On NaN or Inf, mismatched widths, or an all-zero row of `vectors` (its score
+            would be 0 whatever `x` is: a vector lost in extraction, not a probe).
 
     Example:
         >>> v = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
@@ -38,6 +39,8 @@ def scores(
     vectors = vectors.to(dtype=x.dtype, device=x.device)
     out = einsum(x, vectors, "... d_model, emotion d_model -> ... emotion")
     _checks.finite_via(out, x=x, vectors=vectors)
+    # O(emotion * d_model), next to the product's O(batch * emotion * d_model).
+    _checks.nonzero_norms(vectors, "vectors")
     return out
 
 

@@ -125,7 +125,15 @@ class RunningMean:
         self._count = n
 
     def merge(self, other: "RunningMean") -> "RunningMean":
-        """A new accumulator holding both; neither input changes (exact, in any order)."""
+        """A new accumulator holding both; neither input changes (exact, in any order).
+
+        Example:
+            >>> a, b = RunningMean(1), RunningMean(1)
+            >>> a.update(torch.tensor([[1.0], [2.0]]))
+            >>> b.update(torch.tensor([[6.0]]))
+            >>> a.merge(b).mean, b.merge(a).count
+            (tensor([3.], dtype=torch.float64), tensor(3., dtype=torch.float64))
+        """
         if other._mean.shape != self._mean.shape:
             raise ValueError("Cannot merge running means of different widths or group counts.")
         n, mean, _ = _combine(
@@ -134,12 +142,29 @@ class RunningMean:
         return RunningMean._from(n, mean)
 
     def state_dict(self) -> dict[str, Tensor]:
-        """Plain tensors (`count`, `mean`), e.g. for `safetensors.torch.save_file`."""
+        """Plain tensors (`count`, `mean`), e.g. for `safetensors.torch.save_file`.
+
+        Example:
+            >>> rm = RunningMean(2, groups=2)
+            >>> rm.update(torch.tensor([[1.0, 2.0], [3.0, 4.0]]), group=torch.tensor([1, 1]))
+            >>> rm.state_dict()
+            {'count': tensor([0., 2.], dtype=torch.float64), 'mean': tensor([[0., 0.],
+                    [2., 3.]], dtype=torch.float64)}
+        """
         return {"count": self._count.clone(), "mean": self._mean.clone()}
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Tensor]) -> "RunningMean":
-        """Rebuild from `state_dict()`'s output."""
+        """Rebuild from `state_dict()`'s output (to resume an interrupted extraction).
+
+        Example:
+            >>> rm = RunningMean(2)
+            >>> rm.update(torch.tensor([[1.0, 2.0]]))
+            >>> resumed = RunningMean.from_state_dict(rm.state_dict())
+            >>> resumed.update(torch.tensor([[3.0, 4.0]]))
+            >>> resumed.mean
+            tensor([2., 3.], dtype=torch.float64)
+        """
         count, mean = state["count"].to(_F64), state["mean"].to(_F64)
         if count.ndim > 1 or mean.shape[:-1] != count.shape:
             raise ValueError("A RunningMean state needs count [] or [groups], mean [..., d_model].")
@@ -222,7 +247,15 @@ class RunningCovariance:
         self._m2.add_(m2_b)
 
     def merge(self, other: "RunningCovariance") -> "RunningCovariance":
-        """A new accumulator holding both; neither input changes (exact, in any order)."""
+        """A new accumulator holding both; neither input changes (exact, in any order).
+
+        Example:
+            >>> a, b = RunningCovariance(1), RunningCovariance(1)
+            >>> a.update(torch.tensor([[0.0], [2.0]]))
+            >>> b.update(torch.tensor([[4.0]]))
+            >>> a.merge(b).covariance(), a.count
+            (tensor([[4.]], dtype=torch.float64), 2)
+        """
         if other._mean.shape != self._mean.shape:
             raise ValueError("Cannot merge running covariances of different widths.")
         n_b, mean_b, m2_b = (t.to(self._mean) for t in (other._count, other._mean, other._m2))
@@ -233,12 +266,30 @@ class RunningCovariance:
         )
 
     def state_dict(self) -> dict[str, Tensor]:
-        """Plain tensors (`count`, `mean`, `m2`), e.g. for `safetensors.torch.save_file`."""
+        """Plain tensors (`count`, `mean`, `m2`), e.g. for `safetensors.torch.save_file`.
+
+        `m2` is the sum of outer products of the centred rows (the covariance times `count - 1`).
+
+        Example:
+            >>> rc = RunningCovariance(1)
+            >>> rc.update(torch.tensor([[0.0], [2.0]]))
+            >>> rc.state_dict()
+            {'count': tensor(2., dtype=torch.float64), 'mean': tensor([1.], dtype=torch.float64), 'm2': tensor([[2.]], dtype=torch.float64)}
+        """
         return {"count": self._count.clone(), "mean": self._mean.clone(), "m2": self._m2.clone()}
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Tensor]) -> "RunningCovariance":
-        """Rebuild from `state_dict()`'s output."""
+        """Rebuild from `state_dict()`'s output (to resume an interrupted extraction).
+
+        Example:
+            >>> rc = RunningCovariance(1)
+            >>> rc.update(torch.tensor([[0.0], [2.0]]))
+            >>> resumed = RunningCovariance.from_state_dict(rc.state_dict())
+            >>> resumed.update(torch.tensor([[4.0]]))
+            >>> resumed.covariance()
+            tensor([[4.]], dtype=torch.float64)
+        """
         count, mean, m2 = (state[key].to(_F64).clone() for key in ("count", "mean", "m2"))
         d = mean.shape[-1]
         if count.ndim != 0 or mean.ndim != 1 or m2.shape != (d, d):

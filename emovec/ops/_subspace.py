@@ -28,8 +28,9 @@ def project(
 
     Args:
         x: Activations with any leading axes.
-        basis: Orthonormal rows (see `orthonormalize`); not re-checked here, for speed. Cast to
-            the dtype and device of `x`.
+        basis: Orthonormal rows: make them with `orthonormalize` (from any independent rows)
+            or take `pca(...).components`. Not re-checked here, for speed: other rows give a
+            wrong result without an error. Cast to the dtype and device of `x`.
 
     Returns:
         The orthogonal projection of `x` onto the subspace; same shape, dtype and device as `x`.
@@ -55,8 +56,9 @@ def reject(
 
     Args:
         x: Activations with any leading axes.
-        basis: Orthonormal rows (see `orthonormalize`); not re-checked here, for speed. Cast to
-            the dtype and device of `x`.
+        basis: Orthonormal rows: make them with `orthonormalize` (from any independent rows)
+            or take `pca(...).components`. Not re-checked here, for speed: other rows give a
+            wrong result without an error. Cast to the dtype and device of `x`.
 
     Returns:
         `x` minus its projection onto the subspace; same shape, dtype and device as `x`.
@@ -100,16 +102,23 @@ def orthonormalize(
         tensor([[ 0.6000,  0.8000],
                 [ 0.8000, -0.6000]])
     """
-    _checks.nonempty(vectors, "vectors")
-    _checks.finite(vectors, "vectors")
+    return _orthonormal_rows(vectors, "vectors", rtol=rtol)
+
+
+def _orthonormal_rows(
+    vectors: Float[Tensor, "k d_model"], name: str, *, rtol: float | None
+) -> Float[Tensor, "k d_model"]:
+    """`orthonormalize`, with errors naming the caller's argument (`basis`, `a`, ...)."""
+    _checks.nonempty(vectors, name)
+    _checks.finite(vectors, name)
     work = _checks.linalg_dtype(vectors)
     k, d = work.shape
     if k > d:  # more rows than dimensions: dependent; say how dependent
-        _checks.full_rank(torch.linalg.svdvals(work), k, d, "vectors", rtol=rtol, dtype=work.dtype)
+        _checks.full_rank(torch.linalg.svdvals(work), k, d, name, rtol=rtol, dtype=work.dtype)
     q, r = torch.linalg.qr(work.mT)
     # R has the singular values of `vectors` (Q has orthonormal columns), at k x k instead of
     # k x d_model cost.
-    _checks.full_rank(torch.linalg.svdvals(r), k, d, "vectors", rtol=rtol, dtype=work.dtype)
+    _checks.full_rank(torch.linalg.svdvals(r), k, d, name, rtol=rtol, dtype=work.dtype)
     # QR fixes each column of Q only up to sign; flipping by sign(R_ii) makes R's diagonal
     # positive, which is what keeps each output row pointing the way its input row does.
     signs = torch.sign(torch.diagonal(r))
@@ -134,9 +143,12 @@ def principal_angles(
 
     Returns:
         `min(k_a, k_b)` angles in [0, pi/2]; 0 for shared directions, pi/2 for orthogonal ones.
+        In the dtype of `a` and `b` (promoted if they differ); half precision is computed in
+        float32 and rounded at the end.
 
     Raises:
-        ValueError: On NaN or Inf, mismatched widths, or linearly dependent rows.
+        ValueError: On NaN or Inf, mismatched widths, or linearly dependent rows (the message
+            names `a` or `b`).
 
     Example:
         >>> a = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
@@ -145,11 +157,13 @@ def principal_angles(
         tensor([45.])
     """
     _checks.same_width(a, b, "a", "b")
-    qa = orthonormalize(_checks.linalg_dtype(a), rtol=rtol)
-    qb = orthonormalize(_checks.linalg_dtype(b), rtol=rtol).to(qa.dtype)
+    out_dtype = torch.promote_types(a.dtype, b.dtype)
+    work = torch.promote_types(_checks.linalg_dtype(a).dtype, _checks.linalg_dtype(b).dtype)
+    qa = _orthonormal_rows(a.to(work), "a", rtol=rtol)
+    qb = _orthonormal_rows(b.to(device=a.device, dtype=work), "b", rtol=rtol)
     if qa.shape[0] > qb.shape[0]:
         qa, qb = qb, qa
     # Same singular vectors, so descending cosines pair with ascending sines.
     cos = torch.linalg.svdvals(qa @ qb.mT).clamp(0.0, 1.0)
     sin = torch.linalg.svdvals(reject(qa, qb)).flip(0).clamp(0.0, 1.0)
-    return torch.where(cos * cos >= 0.5, torch.asin(sin), torch.acos(cos))
+    return torch.where(cos * cos >= 0.5, torch.asin(sin), torch.acos(cos)).to(out_dtype)

@@ -50,6 +50,19 @@ def patch_without_removing_x(x, source, basis):
     return x + project(source, basis)
 
 
+def patch_leading_axes(x, source, basis):
+    """Copies the source's first k coordinates: a subspace patch, of the wrong subspace."""
+    out = x.clone()
+    k = basis.shape[0]
+    out[..., :k] = torch.broadcast_to(source, x.shape)[..., :k]
+    return out
+
+
+def ablate_by_reflection(x, basis, *, mean=None):
+    """A sign slip: subtracts the projection twice, which flips the component instead."""
+    return x - 2.0 * project(x, basis) + (0.0 if mean is None else 2.0 * project(mean, basis))
+
+
 def ablate_first_vector_only(x, basis, *, mean=None):
     b = basis[:1]
     return reject(x, b) if mean is None else reject(x, b) + project(mean, b)
@@ -88,6 +101,17 @@ def assert_mean_ablation(op, x, basis, mean):
     expected = project(mean, basis).expand_as(x)
     assert torch.allclose(project(out, basis), expected, atol=_atol(x, mean))
     assert torch.allclose(reject(out, basis), reject(x, basis), atol=_atol(x, mean))
+
+
+def assert_patch_rotation_equivariant(op, x, source, case):
+    r = case.rotation
+    got = op(x @ r, source @ r, case.basis @ r)
+    assert torch.allclose(got, op(x, source, case.basis) @ r, atol=_atol(x, source))
+
+
+def assert_ablate_idempotent(op, x, basis, mean):
+    once = op(x, basis, mean=mean)
+    assert torch.allclose(op(once, basis, mean=mean), once, atol=_atol(x, once))
 
 
 def assert_orthogonal_to_basis(op, x, basis):
@@ -180,6 +204,20 @@ def test_patch_basis_choice_invariant(case, seed):
     assert torch.allclose(a, patch_projection(case.x, source, case.other_basis), atol=_atol(a))
 
 
+@given(subspace_cases(), seeds)
+def test_patch_rotation_equivariant(case, seed):
+    source = gaussian(case.x.shape, seed=seed, scale=2.0)
+    assert_patch_rotation_equivariant(patch_projection, case.x, source, case)
+
+
+def test_patch_mutant_leading_axes_fails_only_rotation_equivariance():
+    case = _fixed()
+    assert torch.equal(patch_leading_axes(case.x, case.x, case.basis), case.x)
+    source = case.x.flip(0)
+    with pytest.raises(AssertionError):
+        assert_patch_rotation_equivariant(patch_leading_axes, case.x, source, case)
+
+
 # -- ablate -------------------------------------------------------------------------------------
 @given(subspace_cases())
 def test_ablate_is_orthogonal_to_basis(case):
@@ -216,6 +254,19 @@ def test_ablate_rotation_equivariant(case):
 def test_ablate_never_increases_norm(case):
     out = ablate(case.x, case.basis)
     assert bool((out.norm(dim=-1) <= case.x.norm(dim=-1) * (1 + TOL) + TOL).all())
+
+
+@given(subspace_cases(), seeds, st.booleans())
+def test_ablate_idempotent(case, seed, with_mean):
+    mean = gaussian(case.x.shape[-1:], seed=seed, scale=5.0) if with_mean else None
+    assert_ablate_idempotent(ablate, case.x, case.basis, mean)
+
+
+def test_ablate_mutant_reflection_fails_idempotence():
+    case = _fixed()
+    for mean in (None, gaussian((6,), seed=3)):
+        with pytest.raises(AssertionError):
+            assert_ablate_idempotent(ablate_by_reflection, case.x, case.basis, mean)
 
 
 @given(subspace_cases(), seeds)
@@ -292,3 +343,9 @@ def test_interventions_name_shape_problems(shipped):
         shipped.steer(case.x, torch.ones(5, dtype=F64), 1.0)
     with pytest.raises(ValueError, match="does not broadcast"):
         shipped.patch_projection(case.x[0], case.x, case.basis)
+    with pytest.raises(ValueError, match="x has width 6 but direction has 5"):
+        shipped.clamp(case.x, torch.ones(5, dtype=F64), 1.0)
+    with pytest.raises(ValueError, match="same d_model"):
+        shipped.ablate(case.x, case.basis[:, :5])
+    with pytest.raises(ValueError, match="mean has width 5"):
+        shipped.ablate(case.x, case.basis, mean=torch.ones(5, dtype=F64))

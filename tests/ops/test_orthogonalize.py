@@ -1,13 +1,24 @@
 """orthogonalize_set (Gram-Schmidt and symmetric) and orthogonalize_against, plus mutants."""
 
+import math
+
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from emovec.ops import orthogonalize_against, orthogonalize_set, orthonormalize
 
-from .strategies import F64, from_svd, full_rank, gaussian, rank_deficient, seeds, spectrum
+from .strategies import (
+    F64,
+    from_svd,
+    full_rank,
+    gaussian,
+    haar_orthogonal,
+    rank_deficient,
+    seeds,
+    spectrum,
+)
 
 TOL = 1e-10
 
@@ -34,6 +45,24 @@ def against_first_basis_vector_only(vectors, basis):
     q = orthonormalize(basis)[0]
     out = vectors - (vectors @ q)[..., None] * q
     return out, out.norm(dim=-1) / vectors.norm(dim=-1)
+
+
+def against_with_raw_basis(vectors, basis):
+    """Projects with the rows as given, as if they were orthonormal."""
+    out = vectors - (vectors @ basis.mT) @ basis
+    return out, out.norm(dim=-1) / vectors.norm(dim=-1)
+
+
+def against_leading_axes(vectors, basis):
+    """Zeroes the first k coordinates: an orthogonal split, but of the wrong subspace."""
+    out = vectors.clone()
+    out[..., : basis.shape[0]] = 0.0
+    return out, out.norm(dim=-1) / vectors.norm(dim=-1)
+
+
+def against_with_squared_survival(vectors, basis):
+    out, kept = orthogonalize_against(vectors, basis)
+    return out, kept**2
 
 
 # -- checkers -----------------------------------------------------------------------------------
@@ -65,6 +94,37 @@ def assert_orthogonal_to_span(op, vectors, basis):
     out, _ = op(vectors, basis)
     q = torch.linalg.qr(basis.mT)[0].mT
     assert torch.allclose(out @ q.mT, torch.zeros((), dtype=out.dtype), atol=1e-8)
+
+
+def assert_against_pythagoras(op, vectors, basis):
+    """The removed part and the rest are orthogonal: |v|^2 = |v - out|^2 + |out|^2."""
+    out, _ = op(vectors, basis)
+    removed = vectors - out
+    sq = (vectors * vectors).sum(-1)
+    got = (removed * removed).sum(-1) + (out * out).sum(-1)
+    assert torch.allclose(got, sq, atol=1e-9 * (1.0 + float(sq.max())))
+
+
+def assert_against_basis_choice_invariant(op, vectors, basis, mix):
+    """Any basis of the same span (here `mix @ basis`, mix invertible) gives the same result."""
+    a, b = op(vectors, basis)[0], op(vectors, mix @ basis)[0]
+    assert torch.allclose(a, b, atol=1e-8 * (1.0 + float(vectors.abs().max())))
+
+
+def assert_against_rotation_equivariant(op, vectors, basis, rotation):
+    a, b = op(vectors @ rotation, basis @ rotation)[0], op(vectors, basis)[0] @ rotation
+    assert torch.allclose(a, b, atol=1e-8 * (1.0 + float(vectors.abs().max())))
+
+
+def assert_against_idempotent(op, vectors, basis):
+    once = op(vectors, basis)[0]
+    assert torch.allclose(op(once, basis)[0], once, atol=1e-8 * (1.0 + float(once.abs().max())))
+
+
+def assert_surviving_norm_is_the_norm_ratio(op, vectors, basis):
+    out, kept = op(vectors, basis)
+    assert torch.allclose(kept, out.norm(dim=-1) / vectors.norm(dim=-1), atol=TOL)
+    assert bool(((kept >= 0) & (kept <= 1 + TOL)).all())
 
 
 # -- orthogonalize_set --------------------------------------------------------------------------
@@ -137,9 +197,16 @@ def test_orthogonalize_set_is_pure():
     assert torch.equal(v, before)
 
 
-def test_orthogonalize_set_names_unknown_method(shipped):
+def test_orthogonalize_set_names_bad_input(shipped):
     with pytest.raises(ValueError, match="method must be"):
         shipped.orthogonalize_set(_fixed(), method="lowdin")
+    for method in ("symmetric", "gram_schmidt"):
+        bad = _fixed()
+        bad[1, 2] = math.nan
+        with pytest.raises(ValueError, match="vectors contains NaN or Inf"):
+            shipped.orthogonalize_set(bad, method=method)
+        with pytest.raises(ValueError, match="vectors has no rows"):
+            shipped.orthogonalize_set(torch.zeros(0, 3), method=method)
 
 
 # -- orthogonalize_against ----------------------------------------------------------------------
@@ -163,9 +230,77 @@ def test_against_mutant_fails_orthogonality():
 def test_against_surviving_norm_is_the_norm_ratio(case):
     basis, seed = case
     vectors = gaussian((5, basis.shape[1]), seed=seed, scale=3.0)
-    out, kept = orthogonalize_against(vectors, basis)
-    assert torch.allclose(kept, out.norm(dim=-1) / vectors.norm(dim=-1), atol=TOL)
-    assert bool(((kept >= 0) & (kept <= 1 + TOL)).all())
+    assert_surviving_norm_is_the_norm_ratio(orthogonalize_against, vectors, basis)
+
+
+def test_against_mutant_squared_surviving_norm_fails():
+    basis, vectors = _fixed(k=3, d=7), gaussian((4, 7), seed=9)
+    with pytest.raises(AssertionError):
+        assert_surviving_norm_is_the_norm_ratio(against_with_squared_survival, vectors, basis)
+
+
+@given(basis_and_seed)
+def test_against_pythagoras(case):
+    basis, seed = case
+    vectors = gaussian((2, 3, basis.shape[1]), seed=seed, scale=3.0)
+    assert_against_pythagoras(orthogonalize_against, vectors, basis)
+
+
+def test_against_mutant_raw_basis_fails_pythagoras():
+    with pytest.raises(AssertionError):
+        assert_against_pythagoras(against_with_raw_basis, gaussian((4, 7), seed=9), _fixed(3, 7))
+
+
+@given(basis_and_seed)
+def test_against_basis_choice_invariant(case):
+    basis, seed = case
+    k = basis.shape[0]
+    mix = from_svd(k, k, spectrum(k, condition=10.0, scale=1.0), seed=seed)
+    vectors = gaussian((4, basis.shape[1]), seed=seed + 1)
+    assert_against_basis_choice_invariant(orthogonalize_against, vectors, basis, mix)
+
+
+def test_against_mutant_first_vector_only_fails_basis_choice():
+    mix = from_svd(3, 3, spectrum(3, condition=10.0, scale=1.0), seed=1)
+    with pytest.raises(AssertionError):
+        assert_against_basis_choice_invariant(
+            against_first_basis_vector_only, gaussian((4, 7), seed=9), _fixed(3, 7), mix
+        )
+
+
+@given(basis_and_seed)
+def test_against_rotation_equivariant(case):
+    basis, seed = case
+    rotation = haar_orthogonal(basis.shape[1], torch.Generator().manual_seed(seed))
+    vectors = gaussian((4, basis.shape[1]), seed=seed + 1)
+    assert_against_rotation_equivariant(orthogonalize_against, vectors, basis, rotation)
+
+
+def test_against_mutant_leading_axes_fails_only_rotation_equivariance():
+    basis, vectors = _fixed(3, 7), gaussian((4, 7), seed=9)
+    mix = from_svd(3, 3, spectrum(3, condition=10.0, scale=1.0), seed=1)
+    # An orthogonal split, idempotent and basis-blind: only equivariance sees it is wrong.
+    assert_against_pythagoras(against_leading_axes, vectors, basis)
+    assert_against_idempotent(against_leading_axes, vectors, basis)
+    assert_against_basis_choice_invariant(against_leading_axes, vectors, basis, mix)
+    rotation = haar_orthogonal(7, torch.Generator().manual_seed(2))
+    with pytest.raises(AssertionError):
+        assert_against_rotation_equivariant(against_leading_axes, vectors, basis, rotation)
+
+
+@given(basis_and_seed)
+def test_against_idempotent(case):
+    basis, seed = case
+    # A basis spanning everything leaves zero vectors, which a second call rightly rejects.
+    assume(basis.shape[0] < basis.shape[1])
+    assert_against_idempotent(
+        orthogonalize_against, gaussian((4, basis.shape[1]), seed=seed), basis
+    )
+
+
+def test_against_mutant_raw_basis_fails_idempotence():
+    with pytest.raises(AssertionError):
+        assert_against_idempotent(against_with_raw_basis, gaussian((4, 7), seed=9), _fixed(3, 7))
 
 
 def test_against_keeps_vectors_already_orthogonal():
@@ -193,7 +328,16 @@ def test_against_is_pure():
 def test_against_names_bad_input(shipped):
     with pytest.raises(ValueError, match="zero-norm"):
         shipped.orthogonalize_against(torch.zeros(2, 7, dtype=F64), _fixed())
-    with pytest.raises(ValueError, match="linearly dependent"):
+    # Each message names the guilty argument: the basis, not the vectors.
+    with pytest.raises(ValueError, match="basis has 2 linearly dependent rows"):
         shipped.orthogonalize_against(gaussian((2, 7), seed=0), torch.ones(2, 7))
     with pytest.raises(ValueError, match="same d_model"):
         shipped.orthogonalize_against(gaussian((2, 6), seed=0), _fixed())
+    bad = _fixed()
+    bad[0, 0] = math.inf
+    with pytest.raises(ValueError, match="basis contains NaN or Inf"):
+        shipped.orthogonalize_against(gaussian((2, 7), seed=0), bad)
+    with pytest.raises(ValueError, match="vectors contains NaN or Inf"):
+        shipped.orthogonalize_against(bad.nan_to_num(posinf=math.nan), _fixed())
+    with pytest.raises(ValueError, match="basis has no rows"):
+        shipped.orthogonalize_against(gaussian((2, 7), seed=0), torch.zeros(0, 7))

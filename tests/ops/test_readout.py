@@ -81,6 +81,12 @@ def test_scores_names_bad_input(shipped):
     vectors[1, 1] = math.nan
     with pytest.raises(ValueError, match="vectors contains NaN"):
         shipped.scores(x, vectors)
+    x[2, 0] = math.inf
+    with pytest.raises(ValueError, match="x contains NaN"):
+        shipped.scores(x, gaussian((2, 5), seed=1))
+    vectors[1] = 0.0
+    with pytest.raises(ValueError, match=r"vectors has zero-norm rows \(first: \[1\]\)"):
+        shipped.scores(gaussian((3, 5), seed=0), vectors)
 
 
 # -- cosine_matrix ------------------------------------------------------------------------------
@@ -139,4 +145,16 @@ def test_cosine_names_zero_rows(shipped):
     a = gaussian((3, 5), seed=0)
     a[1] = 0.0
     with pytest.raises(ValueError, match="zero-norm rows \\(first: \\[1\\]\\)"):
+        shipped.cosine_matrix(a, gaussian((2, 5), seed=1))
+
+
+def test_cosine_names_bad_input(shipped):
+    a, b = gaussian((3, 5), seed=0), gaussian((2, 5), seed=1)
+    with pytest.raises(ValueError, match="a has width 5 but b has 4"):
+        shipped.cosine_matrix(a, b[:, :4])
+    b[1, 3] = math.nan
+    with pytest.raises(ValueError, match="b contains NaN or Inf"):
+        shipped.cosine_matrix(a, b)
+    a[0, 0] = -math.inf
+    with pytest.raises(ValueError, match="a contains NaN or Inf"):
         shipped.cosine_matrix(a, gaussian((2, 5), seed=1))

@@ -25,6 +25,12 @@ class Split:
     order: list[int]
     tree: bool
 
+    @property
+    def bounds(self) -> list[tuple[int, int]]:
+        """`(start, stop)` row offsets of each part."""
+        stops = torch.tensor([p.shape[0] for p in self.parts]).cumsum(0).tolist()
+        return list(zip([0, *stops[:-1]], stops, strict=True))
+
 
 @st.composite
 def splits(draw: st.DrawFn) -> Split:
@@ -38,13 +44,20 @@ def splits(draw: st.DrawFn) -> Split:
     return Split(rows, parts, draw(st.permutations(range(len(parts)))), draw(st.booleans()))
 
 
-def _accumulate(make, split: Split, merge):
+def _accumulate(make, split: Split, merge, feed=None):
+    """Parts fed in `split.order` (each in two updates), then merged in a chain or a tree.
+
+    `feed(acc, start, stop)` folds rows `start:stop` in (default: plain `update`)."""
+    if feed is None:
+
+        def feed(acc, start, stop):
+            acc.update(split.rows[start:stop])
+
     accs = []
     for i in split.order:
-        acc, part = make(), split.parts[i]
-        half = part.shape[0] // 2
-        acc.update(part[:half])  # two updates per part: `update` merges too
-        acc.update(part[half:])
+        acc, (start, stop) = make(), split.bounds[i]
+        feed(acc, start, (start + stop) // 2)  # two updates per part: `update` merges too
+        feed(acc, (start + stop) // 2, stop)
         accs.append(acc)
     while len(accs) > 1:
         if split.tree:
@@ -62,6 +75,21 @@ def _close(got: torch.Tensor, ref: torch.Tensor) -> bool:
 # -- mutants: merges that forget the counts or the between-part term ----------------------------
 def merge_means_without_weights(a, b):
     return RunningMean.from_state_dict({"count": a.count + b.count, "mean": (a.mean + b.mean) / 2})
+
+
+def merge_means_with_swapped_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    n = sa["count"] + sb["count"]
+    mean = (sa["mean"] * sb["count"] + sb["mean"] * sa["count"]) / n
+    return RunningMean.from_state_dict({"count": n, "mean": mean})
+
+
+def merge_groups_with_pooled_weights(a, b):
+    """Weighs each side by its total over all groups instead of each group's own weight."""
+    sa, sb = a.state_dict(), b.state_dict()
+    wa, wb = sa["count"].sum(), sb["count"].sum()
+    mean = (sa["mean"] * wa + sb["mean"] * wb) / (wa + wb)
+    return RunningMean.from_state_dict({"count": sa["count"] + sb["count"], "mean": mean})
 
 
 def merge_covariances_without_delta(a, b):
@@ -88,6 +116,36 @@ def assert_covariance_matches_two_pass(split: Split, merge=lambda a, b: a.merge(
     assert _close(acc.covariance(unbiased=False), population)
 
 
+def _weights(n: int, seed: int) -> torch.Tensor:
+    """Positive, log-normal row weights: some rows count ~20x more than others."""
+    return torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=F64).exp()
+
+
+def assert_weighted_mean_matches_two_pass(split, weights, merge=lambda a, b: a.merge(b)):
+    def feed(acc, start, stop):
+        acc.update(split.rows[start:stop], weight=weights[start:stop])
+
+    acc = _accumulate(lambda: RunningMean(split.rows.shape[1]), split, merge, feed)
+    ref = (weights[:, None] * split.rows).sum(0) / weights.sum()
+    assert _close(acc.mean, ref)
+    assert _close(acc.count, weights.sum())
+
+
+def assert_grouped_mean_matches_two_pass(
+    split, weights, labels, groups, merge=lambda a, b: a.merge(b)
+):
+    def feed(acc, start, stop):
+        acc.update(split.rows[start:stop], weight=weights[start:stop], group=labels[start:stop])
+
+    make = lambda: RunningMean(split.rows.shape[1], groups=groups)  # noqa: E731
+    state = _accumulate(make, split, merge, feed).state_dict()
+    for g in range(groups):
+        w, rows = weights[labels == g], split.rows[labels == g]
+        if rows.shape[0]:
+            assert _close(state["mean"][g], (w[:, None] * rows).sum(0) / w.sum())
+        assert _close(state["count"][g], w.sum())
+
+
 def _fixed_split() -> Split:
     rows = gaussian((30, 4), seed=0) + 50.0
     parts = [rows[:3], rows[3:20], rows[20:]]
@@ -112,6 +170,35 @@ def test_running_covariance_matches_two_pass(split):
 def test_running_covariance_mutant_merge_fails():
     with pytest.raises(AssertionError):
         assert_covariance_matches_two_pass(_fixed_split(), merge_covariances_without_delta)
+
+
+@given(splits(), seeds)
+def test_weighted_mean_any_split_and_merge_order(split, seed):
+    assert_weighted_mean_matches_two_pass(split, _weights(split.rows.shape[0], seed))
+
+
+def test_weighted_mean_mutant_swapped_merge_weights_fails():
+    split = _fixed_split()
+    with pytest.raises(AssertionError):
+        assert_weighted_mean_matches_two_pass(
+            split, _weights(30, 0), merge_means_with_swapped_weights
+        )
+
+
+@given(splits(), seeds, st.integers(1, 4))
+def test_grouped_weighted_mean_any_split_and_merge_order(split, seed, groups):
+    n = split.rows.shape[0]
+    labels = torch.randint(0, groups, (n,), generator=torch.Generator().manual_seed(seed))
+    assert_grouped_mean_matches_two_pass(split, _weights(n, seed + 1), labels, groups)
+
+
+def test_grouped_mean_mutant_pooled_merge_weights_fails():
+    split, labels = _fixed_split(), torch.arange(30) % 3
+    for weights in (torch.ones(30, dtype=F64), _weights(30, 1)):
+        with pytest.raises(AssertionError):
+            assert_grouped_mean_matches_two_pass(
+                split, weights, labels, 3, merge_groups_with_pooled_weights
+            )
 
 
 @given(splits(), seeds)

@@ -1,4 +1,5 @@
-"""project, reject, orthonormalize, principal_angles: one invariant per test, plus mutants.
+"""project, reject, orthonormalize: one invariant per test, plus mutants (principal_angles:
+test_principal_angles.py).
 
 Each invariant is a checker (raising AssertionError) applied to the real op, which passes, and
 to a deliberately wrong op, which must fail it: a checker that cannot tell them apart is not
@@ -10,9 +11,8 @@ import math
 import pytest
 import torch
 from hypothesis import given
-from hypothesis import strategies as st
 
-from emovec.ops import orthonormalize, principal_angles, project, reject
+from emovec.ops import orthonormalize, project, reject
 
 from .strategies import (
     F64,
@@ -50,6 +50,19 @@ def project_first_only(x, basis):
     return (x @ basis[0])[..., None] * basis[0]
 
 
+def project_with_unnormalised_basis(x, basis):
+    """What `project` does with a basis that is orthogonal but not unit-length (not re-checked,
+    for speed): every coefficient is scaled twice."""
+    return project(x, 2.0 * basis)
+
+
+def project_onto_leading_axes(x, basis):
+    """Keeps the first k coordinates: idempotent and norm-reducing, but basis-blind."""
+    out = torch.zeros_like(x)
+    out[..., : basis.shape[0]] = x[..., : basis.shape[0]]
+    return out
+
+
 def qr_without_sign_fix(v, **_):
     return torch.linalg.qr(v.mT)[0].mT
 
@@ -57,15 +70,6 @@ def qr_without_sign_fix(v, **_):
 def qr_without_rank_check(v, **_):
     q, r = torch.linalg.qr(v.mT)
     return (q * torch.sign(torch.diagonal(r))).mT
-
-
-def angles_without_orthonormalizing(a, b, **_):
-    return torch.acos(torch.linalg.svdvals(a @ b.mT).clamp(0.0, 1.0))
-
-
-def angles_from_cosines_only(a, b, **_):
-    qa, qb = orthonormalize(a), orthonormalize(b)
-    return torch.acos(torch.linalg.svdvals(qa @ qb.mT).clamp(0.0, 1.0))
 
 
 # -- checkers -----------------------------------------------------------------------------------
@@ -90,6 +94,16 @@ def assert_rotation_equivariant(op, case):
     assert torch.allclose(op(x @ r, case.basis @ r), op(x, case.basis) @ r, atol=_atol(x))
 
 
+def assert_idempotent(op, case):
+    once = op(case.x, case.basis)
+    assert torch.allclose(op(once, case.basis), once, atol=_atol(case.x))
+
+
+def assert_never_increases_norm(op, case):
+    out = op(case.x, case.basis)
+    assert bool((out.norm(dim=-1) <= case.x.norm(dim=-1) * (1 + TOL) + TOL).all())
+
+
 def assert_orthonormal(q):
     eye = torch.eye(q.shape[0], dtype=q.dtype)
     assert torch.allclose(q @ q.mT, eye, atol=TOL)
@@ -112,20 +126,6 @@ def assert_order_and_sign(op, v):
 def assert_rejects_dependent(op, v):
     with pytest.raises(ValueError, match="linearly dependent"):
         op(v)
-
-
-def assert_known_angles(op, thetas, seed):
-    """Angles between span(a) and span(b) built at `thetas`, each given by a mixed basis."""
-    k = len(thetas)
-    g = torch.Generator().manual_seed(seed)
-    e = haar_orthogonal(2 * k + 1, g)
-    t = torch.tensor(thetas, dtype=F64)
-    a = e[:k]
-    b = torch.cos(t)[:, None] * e[:k] + torch.sin(t)[:, None] * e[k : 2 * k]
-    mix_a = from_svd(k, k, spectrum(k, condition=10.0, scale=1.0), seed=seed + 1)
-    mix_b = from_svd(k, k, spectrum(k, condition=10.0, scale=2.0), seed=seed + 2)
-    got = op(mix_a @ a, mix_b @ b)
-    assert torch.allclose(got, t.sort().values, atol=1e-9), (got, t)
 
 
 # -- reject and project -------------------------------------------------------------------------
@@ -162,14 +162,47 @@ def test_reject_rotation_equivariant(case):
 
 @given(subspace_cases())
 def test_reject_never_increases_norm(case):
-    out = reject(case.x, case.basis)
-    assert bool((out.norm(dim=-1) <= case.x.norm(dim=-1) * (1 + TOL) + TOL).all())
+    assert_never_increases_norm(reject, case)
 
 
 @given(subspace_cases())
 def test_reject_idempotent(case):
-    once = reject(case.x, case.basis)
-    assert torch.allclose(reject(once, case.basis), once, atol=_atol(case.x))
+    assert_idempotent(reject, case)
+
+
+@given(subspace_cases())
+def test_project_idempotent(case):
+    assert_idempotent(project, case)
+
+
+@given(subspace_cases())
+def test_project_rotation_equivariant(case):
+    assert_rotation_equivariant(project, case)
+
+
+@given(subspace_cases())
+def test_project_never_increases_norm(case):
+    assert_never_increases_norm(project, case)
+
+
+def test_project_mutant_unnormalised_basis_fails_idempotence_and_norm():
+    case = _fixed_case()
+    with pytest.raises(AssertionError):
+        assert_idempotent(project_with_unnormalised_basis, case)
+    with pytest.raises(AssertionError):
+        assert_never_increases_norm(project_with_unnormalised_basis, case)
+
+
+def test_project_mutant_leading_axes_fails_rotation_equivariance():
+    case = _fixed_case()
+    assert_idempotent(project_onto_leading_axes, case)  # what the other checks cannot see
+    with pytest.raises(AssertionError):
+        assert_rotation_equivariant(project_onto_leading_axes, case)
+
+
+def test_reject_mutant_fails_rotation_equivariance():
+    with pytest.raises(AssertionError):
+        assert_rotation_equivariant(lambda x, b: x - project_onto_leading_axes(x, b), _fixed_case())
 
 
 @given(subspace_cases())
@@ -296,56 +329,6 @@ def test_orthonormalize_names_bad_input(shipped):
         shipped.orthonormalize(torch.zeros(0, 3))
     with pytest.raises(ValueError, match="drop redundant rows"):
         shipped.orthonormalize(torch.ones(2, 3))
-
-
-# -- principal_angles ---------------------------------------------------------------------------
-angle_lists = st.lists(st.floats(0.0, math.pi / 2), min_size=1, max_size=4)
-
-
-@given(angle_lists, st.integers(0, 2**16))
-def test_principal_angles_known(thetas, seed):
-    assert_known_angles(principal_angles, thetas, seed)
-
-
-def test_principal_angles_mutant_without_orthonormalizing_fails():
-    with pytest.raises(AssertionError):
-        assert_known_angles(angles_without_orthonormalizing, [0.3, 1.0], seed=0)
-
-
-def test_principal_angles_small_angles_accurate():
-    assert_known_angles(principal_angles, [1e-7, 0.5], seed=1)
-    with pytest.raises(AssertionError):
-        assert_known_angles(angles_from_cosines_only, [1e-7, 0.5], seed=1)
-
-
-same_width_pairs = st.integers(1, 8).flatmap(
-    lambda d: st.tuples(full_rank(max_rows=4, cols=d), full_rank(max_rows=4, cols=d))
-)
-
-
-@given(same_width_pairs)
-def test_principal_angles_symmetric(pair):
-    a, b = pair
-    assert torch.allclose(principal_angles(a, b), principal_angles(b, a), atol=1e-9)
-
-
-@given(same_width_pairs)
-def test_principal_angles_count_and_range(pair):
-    a, b = pair
-    angles = principal_angles(a, b)
-    assert angles.shape == (min(a.shape[0], b.shape[0]),)
-    assert bool((angles >= 0).all() and (angles <= math.pi / 2 + 1e-12).all())
-
-
-def test_principal_angles_float32_smoke():
-    a = from_svd(3, 16, spectrum(3, condition=3.0, scale=1.0), seed=4)
-    got = principal_angles(a.float(), (a + 0.01 * gaussian((3, 16), seed=5)).float())
-    assert got.dtype == torch.float32 and float(got.max()) < 0.1
-
-
-def test_principal_angles_names_width_mismatch(shipped):
-    with pytest.raises(ValueError, match="same d_model"):
-        shipped.principal_angles(torch.eye(3), torch.eye(4))
 
 
 def test_runtime_shape_checks_are_on():
