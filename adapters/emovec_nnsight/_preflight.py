@@ -4,35 +4,31 @@ Two checks run before every remote submission (and in the tests):
 
 1. `scan_tracer`: a static scan of exactly what nnsight will ship: the `with` block's source
    (imports of non-whitelisted modules, dunder attributes, blocked builtins) and every value
-   it references (emovec functions and objects, `functools.partial`, dataclass instances,
-   modules and classes from outside the whitelist), recursing into the source of functions
-   that cloudpickle ships by value. Each problem names the file, line and source text.
-2. `isolated_check`: the serialised request is deserialised in the sandbox process
-   (`_remote_server.py`), where emovec cannot be imported and the unpickler resolves only
-   whitelisted globals; with a deployment the block also runs there on a tiny model.
+   it references (`_preflight_values`: emovec functions and objects, `functools.partial`,
+   dataclass instances, modules, classes and builtin-type subclasses from outside the
+   whitelist), recursing into the source of functions that cloudpickle ships by value. Each
+   problem names the file, line and source text.
+2. The isolated check, in the sandbox process (`_remote_server.py`), where emovec cannot be
+   imported, the unpickler resolves only whitelisted globals and the block's builtins are
+   guarded: the request is deserialised and run on a tiny stand-in of the hosted model
+   (`_rehearsal`); `isolated_check` (deserialisation only) is the fallback where no
+   stand-in can be built.
 
-The facts both checks apply live in `_whitelist`.
+The facts all checks apply live in `_whitelist`.
 """
 
 import ast
 import builtins
-import dataclasses
-import functools
 import inspect
 import linecache
 import textwrap
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from . import _whitelist as wl
-
-_LEAVES = (type(None), bool, int, float, complex, str, bytes, range, slice, type(Ellipsis))
-_TORCH_LEAVES = (torch.Tensor, torch.dtype, torch.device, torch.Size)
-_MAX_DEPTH = 6
+from ._preflight_values import not_whitelisted, value_problems
 
 
 @dataclass(frozen=True)
@@ -113,12 +109,12 @@ def _source_findings(
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if not wl.module_allowed(alias.name):
-                    add(node, _not_whitelisted(alias.name))
+                    add(node, not_whitelisted(alias.name))
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 add(node, "relative imports cannot run on NDIF (the block has no package there)")
             elif not wl.module_allowed(node.module or ""):
-                add(node, _not_whitelisted(node.module or ""))
+                add(node, not_whitelisted(node.module or ""))
         elif isinstance(node, ast.Attribute) and wl.attribute_blocked(node.attr):
             add(node, f"attribute `{node.attr}` is blocked on NDIF (dunder attributes are)")
         elif isinstance(node, ast.Name) and node.id in wl.BLOCKED_BUILTINS - bound:
@@ -136,156 +132,6 @@ def _source_findings(
         ):
             add(node, f"attribute `{node.args[1].value}` is blocked on NDIF, via {node.func.id}()")
     return found
-
-
-def _not_whitelisted(module: str) -> str:
-    return (
-        f"module `{module}` is not whitelisted on NDIF (allowed: "
-        f"{', '.join(sorted(wl.ALLOWED_MODULES))})"
-    )
-
-
-# -- the values ------------------------------------------------------------------------------
-def _qualname(obj: Any) -> str:
-    module = getattr(obj, "__module__", None) or "?"
-    return f"{module}.{getattr(obj, '__qualname__', getattr(obj, '__name__', repr(obj)))}"
-
-
-def _by_value(obj: Any) -> bool:
-    """Whether cloudpickle ships `obj` (a function or class) by value rather than by name."""
-    try:
-        from cloudpickle.cloudpickle import _should_pickle_by_reference
-
-        return not _should_pickle_by_reference(obj)
-    except Exception:  # private API moved: fall back to cloudpickle's main rule
-        return getattr(obj, "__module__", None) == "__main__"
-
-
-def _value_problems(value: Any, path: str, depth: int, seen: set[int]) -> Iterator[tuple[str, Any]]:
-    """Yield `(problem, function_to_scan_or_None)` for everything in `value` NDIF would refuse."""
-    if isinstance(value, _LEAVES) or isinstance(value, _TORCH_LEAVES) and not _foreign(value):
-        return
-    if id(value) in seen or depth > _MAX_DEPTH:
-        return
-    seen.add(id(value))
-    if isinstance(value, functools.partial):
-        yield (
-            f"`{path}` is a functools.partial of {_qualname(value.func)}: functools is not"
-            " whitelisted on NDIF; call it client-side or pass its arguments as values",
-            None,
-        )
-        return
-    if _is_emovec(type(value)) and not isinstance(value, (type, types.FunctionType)):
-        kind = " (a dataclass)" if dataclasses.is_dataclass(value) else ""
-        yield (
-            f"`{path}` is an emovec {type(value).__name__} object{kind}: emovec is not installed"
-            " on NDIF, so neither the object nor its methods exist there; pass its tensors and"
-            " numbers instead (RemoteNNsightBackend compiles edits and reducers for you)",
-            None,
-        )
-        return
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        yield (
-            f"`{path}` is a dataclass instance ({_qualname(type(value))}): NDIF cannot unpickle"
-            " it (dataclasses is not whitelisted); pass its tensor and number fields instead",
-            None,
-        )
-        return
-    if isinstance(value, types.ModuleType):
-        if not wl.module_allowed(value.__name__):
-            yield (
-                f"`{path}` is the module {value.__name__}: {_not_whitelisted(value.__name__)}",
-                None,
-            )
-        return
-    if isinstance(value, (list, tuple, set, frozenset)):
-        for i, item in enumerate(value):
-            yield from _value_problems(item, f"{path}[{i}]", depth + 1, seen)
-        return
-    if isinstance(value, dict) and (
-        type(value) is dict or wl.module_allowed(type(value).__module__)
-    ):
-        for key, item in value.items():
-            yield from _value_problems(key, f"{path} key", depth + 1, seen)
-            yield from _value_problems(item, f"{path}[{key!r}]", depth + 1, seen)
-        return
-    if isinstance(value, types.MethodType):
-        owner = value.__self__
-        if _is_emovec(type(owner)) or _is_emovec(owner):
-            yield (
-                f"`{path}` is the method {value.__name__} of an emovec"
-                f" {type(owner).__name__}: emovec is not installed on NDIF, so its code cannot"
-                " run in a remote block; compute it client-side and pass tensors",
-                None,
-            )
-            return
-        yield from _value_problems(value.__func__, path, depth + 1, seen)
-        yield from _value_problems(owner, f"{path}.__self__", depth + 1, seen)
-        return
-    if isinstance(value, (types.BuiltinFunctionType, types.BuiltinMethodType)):
-        module = getattr(value, "__module__", None) or "builtins"
-        if module == "builtins":
-            if value.__name__ in wl.BLOCKED_BUILTINS:
-                yield f"`{path}` is builtin {value.__name__}(), which preflight refuses", None
-            return
-        if not wl.module_allowed(module) and not _bound_to_allowed(value):
-            yield f"`{path}` is {_qualname(value)}: {_not_whitelisted(module)}", None
-        return
-    if isinstance(value, (types.FunctionType, type)):
-        if _is_emovec(value):
-            kind = "function" if isinstance(value, types.FunctionType) else "class"
-            yield (
-                f"`{path}` is the emovec {kind} {_qualname(value)}: emovec is not installed on"
-                " NDIF, so calling it in a remote block fails there; compute it client-side"
-                " and pass tensors",
-                None,
-            )
-        elif _by_value(value):
-            if isinstance(value, type):
-                yield (
-                    f"`{path}` is the class {_qualname(value)}, which would be shipped by value:"
-                    " preflight refuses classes defined outside installed packages",
-                    None,
-                )
-            else:
-                yield "", value  # shipped as source: scan it like the block
-        elif not wl.module_allowed(value.__module__ or ""):
-            yield (
-                f"`{path}` is {_qualname(value)}: {_not_whitelisted(value.__module__ or '?')}",
-                None,
-            )
-        return
-    cls = type(value)
-    if _is_emovec(cls):
-        yield (
-            f"`{path}` is an emovec {cls.__name__} object: emovec is not installed on NDIF;"
-            " pass its tensors and numbers instead (RemoteNNsightBackend compiles edits and"
-            " reducers into tensors for you)",
-            None,
-        )
-    elif _by_value(cls):
-        yield (
-            f"`{path}` is an instance of {_qualname(cls)}, a class that would be shipped by value:"
-            " preflight refuses it (NDIF may not rebuild it); pass tensors and numbers",
-            None,
-        )
-    elif not wl.module_allowed(cls.__module__):
-        yield f"`{path}` is a {_qualname(cls)} object: {_not_whitelisted(cls.__module__)}", None
-
-
-def _foreign(value: Any) -> bool:
-    # A tensor subclass from another library would bring that library's class along.
-    return isinstance(value, torch.Tensor) and not wl.module_allowed(type(value).__module__)
-
-
-def _bound_to_allowed(value: Any) -> bool:
-    owner = getattr(value, "__self__", None)
-    return owner is not None and wl.module_allowed(type(owner).__module__)
-
-
-def _is_emovec(obj: Any) -> bool:
-    module = getattr(obj, "__module__", None) or ""
-    return isinstance(module, str) and wl.root(module) in wl.EMOVEC_ROOTS
 
 
 # -- putting it together ---------------------------------------------------------------------
@@ -373,11 +219,11 @@ def scan_block(
                 target = _resolve(value, chain)
                 if target is None or isinstance(target, types.ModuleType):
                     continue
-                for problem, _ in _value_problems(target, chain, 0, set()):
+                for problem, _ in value_problems(target, chain, 0, set()):
                     found.append(Finding(filename, lineno, text(lineno), problem))
             if any(f.problem.startswith(f"`{name}.") for f in found):
                 continue
-        for problem, function in _value_problems(value, name, 0, seen):
+        for problem, function in value_problems(value, name, 0, seen):
             where = _uses(body, name) or [header_line]
             if function is not None:
                 found.extend(_scan_function(function, seen))
@@ -387,7 +233,7 @@ def scan_block(
             )
             found.append(Finding(filename, where[0], text(where[0]), problem + extra))
     for name, value in (inputs or {}).items():
-        for problem, function in _value_problems(value, f"trace input {name}", 0, seen):
+        for problem, function in value_problems(value, f"trace input {name}", 0, seen):
             if function is not None:
                 found.extend(_scan_function(function, seen))
             else:

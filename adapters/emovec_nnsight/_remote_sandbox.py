@@ -1,8 +1,10 @@
 """The client's handle on the isolated server stand-in (`_remote_server.py`, its own process).
 
 One process serves many requests (importing torch and nnsight takes seconds on the build
-machines), one at a time. It is started lazily, gets the whitelist facts as JSON and the
-site-packages folders as plain paths, and never sees the client's API key in its environment.
+machines), one at a time. It is started lazily and gets its configuration (the whitelist facts
+as JSON, the site-packages folders as plain paths, the keys it accepts) as the first frame on
+its stdin: never on its command line, which any user can read with `ps`, and never the
+client's API key in its environment.
 """
 
 import io
@@ -60,7 +62,9 @@ class Sandbox:
         self._log: Any = None
         self._lock = threading.Lock()
         self.requests = 0  # requests answered (all ops), for tests and progress
-        self.counts: dict[str, int] = {}  # requests answered, per op ("hello", "check", "run")
+        self.counts: dict[
+            str, int
+        ] = {}  # requests answered, per op ("hello", "check", "rehearse", "run")
 
     # -- process ------------------------------------------------------------------------------
     def start(self) -> "Sandbox":
@@ -81,13 +85,17 @@ class Sandbox:
         env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
         self._log = tempfile.TemporaryFile(prefix="emovec-sandbox-", suffix=".log")
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(_SERVER), json.dumps(config)],
+            [sys.executable, "-I", "-S", str(_SERVER)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
             env=env,
             cwd=tempfile.gettempdir(),
         )
+        assert self._process.stdin is not None
+        payload = json.dumps(config).encode()
+        self._process.stdin.write(struct.pack("<Q", len(payload)) + payload)
+        self._process.stdin.flush()
         return self
 
     def close(self) -> None:

@@ -44,8 +44,8 @@ ALLOWED_MODULES: frozenset[str] = frozenset(
     }
 )
 
-# Documented as refused (anything not in ALLOWED_MODULES is refused too; these are named in
-# tests and messages because people reach for them).
+# Documented as refused (anything not in ALLOWED_MODULES is refused too). Preflight messages
+# say "documented as refused" for these, because people reach for them.
 KNOWN_BLOCKED_MODULES: tuple[str, ...] = (
     "abc",
     "dataclasses",
@@ -60,6 +60,12 @@ KNOWN_BLOCKED_MODULES: tuple[str, ...] = (
 
 # Our own packages: never importable on the server (not installed there).
 EMOVEC_ROOTS: tuple[str, ...] = ("emovec", "emovec_nnsight", "emovec_hf", "emovec_transformer_lens")
+
+# Blocked attributes: dunder names (`__dict__`, `__class__`, `__globals__`...). Kept as data
+# so the sandbox applies exactly this rule: at least DUNDER_MIN_LENGTH characters, starting
+# and ending with DUNDER (`____` and `__` are not dunders).
+DUNDER = "__"
+DUNDER_MIN_LENGTH = 5
 
 # Builtins a block may not call. CONSERVATIVE: the facts do not list them, but each one
 # reaches around the import whitelist or the attribute block, so we refuse them.
@@ -120,7 +126,17 @@ def attribute_blocked(name: str) -> bool:
         >>> attribute_blocked("__dict__"), attribute_blocked("output"), attribute_blocked("_module")
         (True, False, False)
     """
-    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+    return len(name) >= DUNDER_MIN_LENGTH and name.startswith(DUNDER) and name.endswith(DUNDER)
+
+
+def documented_as_refused(module: str) -> bool:
+    """Whether NDIF's documentation names `module` as refused (a hint for messages).
+
+    Example:
+        >>> documented_as_refused("functools.partial"), documented_as_refused("pathlib")
+        (True, False)
+    """
+    return root(module) in KNOWN_BLOCKED_MODULES
 
 
 def as_json() -> dict[str, object]:
@@ -129,6 +145,8 @@ def as_json() -> dict[str, object]:
         "facts_version": FACTS_VERSION,
         "allowed_modules": sorted(ALLOWED_MODULES),
         "emovec_roots": list(EMOVEC_ROOTS),
+        "dunder": DUNDER,
+        "dunder_min_length": DUNDER_MIN_LENGTH,
         "blocked_builtins": sorted(BLOCKED_BUILTINS),
         "attribute_builtins": sorted(ATTRIBUTE_BUILTINS),
         "unpickle_internals": sorted([list(pair) for pair in UNPICKLE_INTERNALS]),
