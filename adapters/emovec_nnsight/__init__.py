@@ -9,9 +9,11 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from ._backend import NNsightBackend as NNsightBackend
     from ._preflight import PreflightError as PreflightError
     from ._preflight import scan_tracer as scan_tracer
+    from ._rehearsal import RehearsalWarning as RehearsalWarning
     from ._remote_backend import RemoteNNsightBackend as RemoteNNsightBackend
     from ._remote_corpus import CorpusCapture as CorpusCapture
     from ._remote_corpus import capture_corpus as capture_corpus
+    from ._remote_corpus import vectors_from_capture as vectors_from_capture
     from ._remote_errors import ApiKeyError as ApiKeyError
     from ._remote_errors import LocalWeightsError as LocalWeightsError
     from ._remote_errors import NotDeployedError as NotDeployedError
@@ -33,8 +35,10 @@ _NAMES = {
     "Sandbox": "_remote_sandbox",
     "PreflightError": "_preflight",
     "scan_tracer": "_preflight",
+    "RehearsalWarning": "_rehearsal",
     "capture_corpus": "_remote_corpus",
     "CorpusCapture": "_remote_corpus",
+    "vectors_from_capture": "_remote_corpus",
     "RemoteSetupError": "_remote_errors",
     "LocalWeightsError": "_remote_errors",
     "NotDeployedError": "_remote_errors",
@@ -51,6 +55,7 @@ __all__ = [
     "NNsightBackend",
     "NotDeployedError",
     "PreflightError",
+    "RehearsalWarning",
     "RemoteExecutionError",
     "RemoteNNsightBackend",
     "RemoteSetupError",
@@ -61,6 +66,7 @@ __all__ = [
     "VersionMismatchError",
     "capture_corpus",
     "scan_tracer",
+    "vectors_from_capture",
 ]
 
 

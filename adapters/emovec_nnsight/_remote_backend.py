@@ -10,8 +10,6 @@ retries (`_remote_transport`) and puts the saved values back into the caller's f
 import atexit
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,27 +23,26 @@ from emovec._site import Site
 
 from . import _remote
 from ._backend import _LAYER_PATHS, _find
-from ._preflight import PreflightError, isolated_check, scan_tracer
+from ._preflight import PreflightError, scan_tracer
+from ._rehearsal import Rehearsal
 from ._remote_compile import compile_forward, compile_generation
+from ._remote_connect import check_remote, local_weights_reason
 from ._remote_errors import (
-    ApiKeyError,
-    LocalWeightsError,
-    NotDeployedError,
     RemoteExecutionError,
     RemoteSetupError,
     TransientRemoteError,
-    VersionMismatchError,
     redact,
 )
 from ._remote_replay import replay
 from ._remote_sandbox import Sandbox
 from ._remote_transport import NDIFTransport, RemoteRequest, RetryPolicy, Transport
+from ._remote_unembed import remote_unembed
 
 _CHECKER: Sandbox | None = None
 
 
 def _checker() -> Sandbox:
-    """The process-wide sandbox used for isolated checks (no deployments: nothing runs)."""
+    """The process-wide sandbox for isolated checks (no deployments: blocks run on stand-ins)."""
     global _CHECKER
     if _CHECKER is None:
         _CHECKER = Sandbox()
@@ -84,8 +81,10 @@ class RemoteNNsightBackend(BackendBase):
         tokenizer: Defaults to the model's.
         model_id: The hub id NDIF serves it under (default: the model's own id).
         transport: `NDIFTransport()` (default) or `SimulatedNDIF(sandbox)`.
-        preflight: "isolated" (static scan + deserialisation in the sandbox process, default)
-            or "static" (scan only; faster, catches less).
+        preflight: "isolated" (default: static scan, then the request runs in the sandbox
+            process on a tiny stand-in of the hosted model, cached per block shape; where no
+            stand-in can be built, a `RehearsalWarning` and deserialisation only) or "static"
+            (scan only; faster, catches less).
         retry: Backoff for transient failures.
         checker: The sandbox process for isolated checks (default: one per Python process).
 
@@ -165,20 +164,7 @@ class RemoteNNsightBackend(BackendBase):
     # -- setup checks ---------------------------------------------------------------------------
     def local_weights_reason(self) -> str | None:
         """Why this model cannot run remotely because of where its weights came from, if so."""
-        shipped = self._origin.get("shipped_as")
-        if shipped:
-            return (
-                f"it was loaded from emovec's shipped weights ({shipped!r}, a local dequantised"
-                " GGUF copy)"
-            )
-        for label, value in (
-            ("model id", self.model_id),
-            ("nnsight repo id", getattr(self.model, "repo_id", None)),
-            ("config path", getattr(self.model._module.config, "_name_or_path", None)),
-        ):
-            if isinstance(value, str) and value and _is_local_path(value):
-                return f"its {label} {value!r} is a local path"
-        return None
+        return local_weights_reason(self.model, self.model_id, self._origin)
 
     def connect(self) -> "RemoteNNsightBackend":
         """Check, before anything is sent, that this model can run remotely; idempotent.
@@ -187,41 +173,11 @@ class RemoteNNsightBackend(BackendBase):
             LocalWeightsError: the model was loaded from local weights.
             ApiKeyError: no API key is configured (a rejected key surfaces on first send).
             VersionMismatchError: client and server nnsight differ.
-            NotDeployedError: the server has not deployed `model_id`.
+            NotDeployedError: the server is not running `model_id`.
+            TransientRemoteError: the server did not answer, after every retry.
         """
-        if self._model_key is not None:
-            return self
-        reason = self.local_weights_reason()
-        if reason is not None:
-            raise LocalWeightsError(
-                f"{self.model_id} cannot run on NDIF: {reason}. NDIF runs only the models it has"
-                " deployed, named by hub id; build the backend from the id instead, e.g."
-                " RemoteNNsightBackend.from_hub('meta-llama/Llama-3.1-8B') (docs/remote.md)."
-            )
-        key, _ = self.transport.api_key()
-        if self.transport.requires_key and not key:
-            raise ApiKeyError(
-                "No NDIF API key: set the NDIF_API_KEY environment variable, or store one with"
-                " `python -c 'import nnsight; nnsight.login()'` (get a key at"
-                " https://login.ndif.us)."
-            )
-        env = self.transport.environment()
-        server = (env.get("packages") or {}).get("nnsight")
-        client = version("nnsight")
-        if server and server != client:
-            raise VersionMismatchError(
-                f"nnsight versions differ: this client has {client}, the server runs {server}."
-                " Requests would fail to deserialise there with an unhelpful error; install the"
-                f" server's version (pip install 'nnsight=={server}') and retry."
-            )
-        deployed = self.transport.deployed()
-        if deployed is not None and self.model_id.lower() not in {d.lower() for d in deployed}:
-            listed = ", ".join(sorted(deployed)[:12]) or "none"
-            raise NotDeployedError(
-                f"{self.model_id} is not deployed on {self.transport.name} right now (deployed:"
-                f" {listed}). Pick a deployed model (print(nnsight.status())) or ask NDIF to host it."
-            )
-        self._model_key = self.transport.model_key(self.model, self.model_id)
+        if self._model_key is None:
+            self._model_key = check_remote(self)  # the checks, in order: _remote_connect
         return self
 
     # -- sending one block --------------------------------------------------------------------
@@ -241,10 +197,13 @@ class RemoteNNsightBackend(BackendBase):
         key, _ = self.transport.api_key()
         if key and key.encode() in _plain(blob, compress):
             raise PreflightError("  the serialised block contains the API key: refusing to send it")
+        env = self.model._remoteable_get_env()
         if self.preflight == "isolated" and not self.transport.strict:
-            isolated_check(blob, self.checker or _checker(), compress=compress)
+            # The strict transport runs the block in the sandbox itself; NDIF needs a rehearsal.
+            sandbox = self.checker or _checker()
+            self.rehearsal.check(tracer, blob, compress=compress, sandbox=sandbox, env=env)
         assert self._model_key is not None
-        request = RemoteRequest(self._model_key, blob, compress, self.model._remoteable_get_env())
+        request = RemoteRequest(self._model_key, blob, compress, env)
 
         def count(attempt: int, delay: float) -> None:
             self.retries += 1
@@ -260,6 +219,14 @@ class RemoteNNsightBackend(BackendBase):
         result = self.retry.call(send, on_retry=count)
         self.requests += 1
         return result
+
+    @property
+    def rehearsal(self) -> Rehearsal:
+        """This backend's rehearsals on a tiny stand-in, with their cached verdicts."""
+        rehearsal = getattr(self, "_rehearsal", None)
+        if rehearsal is None:
+            rehearsal = self._rehearsal = Rehearsal(self.model)
+        return rehearsal
 
     def nnsight_backend(self) -> Submission:
         """An nnsight backend for your own blocks: same checks, preflight, retries and key.
@@ -368,13 +335,11 @@ class RemoteNNsightBackend(BackendBase):
         return ForwardOutput(logits, captured, None)
 
     def _unembed(self, x: Tensor) -> Tensor:
-        raise RemoteSetupError(
-            "unembed (logit lens) needs the final norm and unembedding weights, which stay on"
-            " NDIF; run the logit lens on a local copy of the model, or in your own trace."
-        )
+        return remote_unembed(self, x)
 
     def unembed(self, x: Tensor) -> Tensor:  # type: ignore[override]
-        return self._unembed(x)
+        """Logit lens: the final norm and unembedding applied on the server (one request)."""
+        return remote_unembed(self, x)
 
     @contextmanager
     def _installed(self, edits: Sequence[Edit]) -> Iterator[None]:
@@ -450,12 +415,3 @@ def _plain(blob: bytes, compress: bool) -> bytes:
     import zstandard
 
     return zstandard.ZstdDecompressor().decompress(blob)
-
-
-def _is_local_path(value: str) -> bool:
-    if value.startswith(("/", "./", "../", "~")):
-        return True
-    try:
-        return Path(value).expanduser().exists()
-    except OSError:
-        return False

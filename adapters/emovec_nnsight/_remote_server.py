@@ -1,26 +1,31 @@
 """A strict stand-in for NDIF's server, run as its own isolated process (never imported).
 
-`_remote_sandbox.Sandbox` starts it as `python -I -S _remote_server.py CONFIG_JSON`: no
-current directory, no user site, no `.pth` files (so the editable emovec finder in
-site-packages is never installed), site-packages added back as plain folders, and a
-meta-path blocker that refuses emovec's packages whoever asks. Then, like the server, it:
+`_remote_sandbox.Sandbox` starts it as `python -I -S _remote_server.py` and sends its
+configuration (the whitelist facts, site-packages folders, accepted API keys) as the first
+frame on stdin, never on the command line where `ps` would show it. `-I -S`: no current
+directory, no user site, no `.pth` files (so the editable emovec finder in site-packages is
+never installed), site-packages added back as plain folders, and a meta-path blocker that
+refuses emovec's packages whoever asks. Then, like the server, it:
 
 * unpickles a request with an unpickler that only resolves globals from whitelisted modules
   (plus the few nnsight/cloudpickle internals every request needs), so a `functools.partial`,
   a dataclass or an emovec object in the block's variables fails exactly where NDIF fails;
 * scans the shipped source (the block, and every function shipped by value) for imports of
-  non-whitelisted modules, dunder attributes and blocked builtins before running anything;
+  non-whitelisted modules and dunder attributes before running anything;
 * runs the block on a tiny deployed model with `__import__`, `getattr`-style builtins and
   `eval`-style builtins guarded for code that came from the request;
-* returns only the values the block saved.
+* returns only the values the block saved, or the refusal or error at the request's line;
+* rehearses a request meant for a model it does not serve on a tiny stand-in of that model's
+  architecture.
+
+The rules and failure reports are `_remote_rules.py`, the stand-in `_remote_standin.py`, both
+loaded from this folder by path.
 
 Messages come back as frames on stdout: 8-byte little-endian length, then a pickle of plain
 data (requests) or a `torch.save` blob (replies). This file imports only the standard library
 until its paths are set, and never imports emovec.
 """
 
-import ast
-import builtins
 import io
 import json
 import linecache
@@ -28,7 +33,6 @@ import os
 import pickle
 import struct
 import sys
-import traceback
 import warnings
 
 
@@ -45,16 +49,21 @@ def _write(stream, payload: bytes) -> None:
     stream.flush()
 
 
-class Rejected(Exception):
-    """The request breaks a server rule (kind "rejected")."""
+def _sibling(name: str):
+    """A server-side module from this folder, loaded by path (emovec's packages are refused)."""
+    if name not in _SIBLINGS:
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+        spec = importlib.util.spec_from_file_location(f"sandbox{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _SIBLINGS[name] = module
+    return _SIBLINGS[name]
 
 
-class NotWhitelisted(ImportError):
-    """Code from the request imported a module outside the whitelist."""
-
-
-class Blocked(AttributeError):
-    """Code from the request reached a dunder attribute or a blocked builtin."""
+_SIBLINGS: dict = {}
 
 
 class _Blocker:
@@ -75,138 +84,9 @@ class Server:
 
         self.torch = torch
         self.config = config
-        facts = config["facts"]
-        self.allowed = set(facts["allowed_modules"])
-        self.blocked_builtins = set(facts["blocked_builtins"])
-        self.attribute_builtins = set(facts["attribute_builtins"])
-        self.internals = {tuple(pair) for pair in facts["unpickle_internals"]}
-        self.builtin_types = set(facts["builtin_types"])
-        self.safe_builtins = set(facts["safe_builtins_in_pickle"])
+        self.rules = _sibling("_remote_rules").Rules(config["facts"])
         self.models: dict = {}
-        self.restricted = self._restricted_builtins()
-
-    # -- rules --------------------------------------------------------------------------------
-    def module_allowed(self, module: str) -> bool:
-        return module.split(".", 1)[0] in self.allowed
-
-    @staticmethod
-    def dunder(name: str) -> bool:
-        return len(name) > 4 and name.startswith("__") and name.endswith("__")
-
-    def scan_source(self, source: str, filename: str) -> None:
-        """Refuse shipped code that imports outside the whitelist or reaches dunders.
-
-        (Blocked builtins are refused when called: the block runs with `self.restricted`.)
-        """
-        lines = source.splitlines()
-
-        def where(node):
-            text = lines[node.lineno - 1].strip() if 0 < node.lineno <= len(lines) else ""
-            return f"{filename}:{node.lineno}: `{text}`"
-
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if not self.module_allowed(alias.name):
-                        raise Rejected(f"{where(node)}: Module {alias.name} is not whitelisted")
-            elif isinstance(node, ast.ImportFrom):
-                if node.level or not self.module_allowed(node.module or ""):
-                    raise Rejected(f"{where(node)}: Module {node.module} is not whitelisted")
-            elif isinstance(node, ast.Attribute) and self.dunder(node.attr):
-                raise Rejected(f"{where(node)}: Attribute {node.attr} is blocked")
-            elif isinstance(node, ast.Name) and self.dunder(node.id):
-                raise Rejected(f"{where(node)}: {node.id} is blocked")
-
-    # -- unpickling -----------------------------------------------------------------------------
-    def unpickler(self):
-        from nnsight.intervention.serialization import CustomCloudUnpickler
-
-        server = self
-
-        class Strict(CustomCloudUnpickler):
-            def find_class(self, module, name):
-                return server.find_class(module, name, super().find_class)
-
-        return Strict
-
-    def find_class(self, module, name, default):
-        if (module, name) in self.internals:
-            target = default(module, name)
-            if name == "subimport":
-                return self._checked_subimport
-            if name == "_builtin_type":
-                return self._checked_builtin_type(target)
-            if name == "_load_function":
-                return self._checked_load_function(target)
-            return target
-        if module == "builtins" and name in self.safe_builtins:
-            return default(module, name)
-        if not self.module_allowed(module):
-            raise Rejected(f"Module {module} is not whitelisted (needed for {module}.{name})")
-        if any(self.dunder(part) for part in name.split(".")):
-            raise Rejected(f"Attribute {name} of {module} is blocked")
-        return default(module, name)
-
-    def _checked_subimport(self, name):
-        import importlib
-
-        if not self.module_allowed(name):
-            raise Rejected(f"Module {name} is not whitelisted")
-        return importlib.import_module(name)
-
-    def _checked_builtin_type(self, target):
-        def builtin_type(name):
-            if name not in self.builtin_types:
-                raise Rejected(f"Builtin type {name} is not allowed in a request")
-            return target(name)
-
-        return builtin_type
-
-    def _checked_load_function(self, target):
-        import types
-
-        def load_function(source, name, defaults, kwdefaults, annotations, filename, line):
-            self.scan_source("\n" * (line - 1) + source, f"[{name}:{line}] {filename}")
-            loaded = target(source, name, defaults, kwdefaults, annotations, filename, line)
-            # Rebuilt against the restricted builtins (nnsight gives it the real ones).
-            func = types.FunctionType(
-                loaded.__code__, {"__builtins__": self.restricted}, name, defaults, None
-            )
-            func.__kwdefaults__ = loaded.__kwdefaults__
-            func.__annotations__ = loaded.__annotations__
-            return func
-
-        return load_function
-
-    # -- restricted builtins for code that came from the request ------------------------------
-    def _restricted_builtins(self) -> dict:
-        """A builtins namespace for block code only: guarded import, no dunder getattr."""
-        server = self
-        namespace = dict(builtins.__dict__)
-        original_import = builtins.__import__
-
-        def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-            if level or not server.module_allowed(name):
-                raise NotWhitelisted(f"Module {name} is not whitelisted")
-            return original_import(name, globals, locals, fromlist, level)
-
-        namespace["__import__"] = guarded_import
-        for attr in self.attribute_builtins:
-            original = getattr(builtins, attr)
-
-            def guarded(obj, name, *rest, _original=original, _attr=attr):
-                if isinstance(name, str) and server.dunder(name):
-                    raise Blocked(f"Attribute {name} is blocked ({_attr})")
-                return _original(obj, name, *rest)
-
-            namespace[attr] = guarded
-        for attr in self.blocked_builtins - {"__import__"}:
-
-            def refused(*args, _attr=attr, **kwargs):
-                raise Blocked(f"{_attr}() is blocked on the server")
-
-            namespace[attr] = refused
-        return namespace
+        self.standins: dict = {}  # stand-in key -> nnsight model (rehearsals)
 
     # -- requests -----------------------------------------------------------------------------
     def environment(self) -> dict:
@@ -243,14 +123,16 @@ class Server:
     def deserialize(self, blob: bytes, compress: bool, persistent: dict):
         from nnsight.schema.request import RequestModel
 
-        tracer = RequestModel.deserialize(blob, persistent, compress, unpickler=self.unpickler())
+        rules = self.rules
+        rules.begin()
+        tracer = RequestModel.deserialize(blob, persistent, compress, unpickler=rules.unpickler())
         frame = tracer.info.frame
-        filename = frame.f_code.co_filename
-        self.scan_source("".join(linecache.getlines(filename)), filename)
+        filename = rules.block_file = frame.f_code.co_filename
+        rules.scan_source("".join(linecache.getlines(filename)), filename, block=True)
         # Every scope nnsight builds for the block starts from these two namespaces, and
         # `exec` takes a scope's own `__builtins__` entry as the block's builtins.
-        frame.f_globals["__builtins__"] = self.restricted
-        frame.f_locals["__builtins__"] = self.restricted
+        frame.f_globals["__builtins__"] = rules.restricted
+        frame.f_locals["__builtins__"] = rules.restricted
         return tracer
 
     def check(self, request: dict) -> dict:
@@ -266,9 +148,33 @@ class Server:
         self.deserialize(request["blob"], request["compress"], Anything(placeholder=None))
         return {}
 
-    def run(self, request: dict) -> dict:
-        from nnsight.tracing.tracer import _saves, dec, inc
+    def rehearse(self, request: dict) -> dict:
+        """Run a request meant for another model on a tiny stand-in of its architecture.
 
+        Nothing comes back but the verdict: {} when the block ran, "standin" when no
+        stand-in could be built, or (from `main`) the refusal or error, located.
+        """
+        spec = request["standin"]
+        try:
+            if spec["key"] not in self.standins:
+                self.standins[spec["key"]] = _sibling("_remote_standin").build(spec)
+        except Exception as err:
+            return {"error": "standin", "message": f"{type(err).__name__}: {err}"}
+        model = self.standins[spec["key"]]
+        tracer = self.deserialize(
+            request["blob"], request["compress"], model._remoteable_persistent_objects()
+        )
+        _sibling("_remote_standin").narrow(tracer, spec["widths"])
+        model._remoteable_set_env(request.get("env") or {})
+        threads = self.torch.get_num_threads()
+        self.torch.set_num_threads(1)  # tiny matrices: threads only contend with the client
+        try:
+            self.execute(tracer)
+        finally:
+            self.torch.set_num_threads(threads)
+        return {}
+
+    def run(self, request: dict) -> dict:
         headers = request.get("headers") or {}
         keys = self.config.get("api_keys")
         if keys is not None:
@@ -292,6 +198,12 @@ class Server:
             request["blob"], request["compress"], model._remoteable_persistent_objects()
         )
         model._remoteable_set_env(request.get("env") or {})
+        return self.execute(tracer)
+
+    def execute(self, tracer) -> dict:
+        """Run a deserialised block; its saved values and the warnings it raised."""
+        from nnsight.tracing.tracer import _saves, dec, inc
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             inc()
@@ -304,20 +216,8 @@ class Server:
         return {"saves": result, "warnings": [str(w.message) for w in caught]}
 
 
-def _refusal(err: BaseException) -> BaseException | None:
-    """The server-rule violation behind `err` (nnsight may wrap what the block raised)."""
-    seen = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (Rejected, NotWhitelisted, Blocked)):
-            return current
-        current = current.__cause__ or current.__context__
-    return None
-
-
 def main() -> None:
-    config = json.loads(sys.argv[1])
+    config = json.loads(_read(sys.stdin.buffer) or b"{}")
     for path in config["site_packages"]:
         if path not in sys.path:
             sys.path.append(path)
@@ -346,17 +246,12 @@ def main() -> None:
                 reply = server.check(request)
             elif op == "run":
                 reply = server.run(request)
+            elif op == "rehearse":
+                reply = server.rehearse(request)
             else:
                 reply = {"error": "protocol", "message": f"unknown op {op!r}"}
         except Exception as err:  # the block raised on the server: report, keep serving
-            if _refusal(err) is not None:
-                reply = {"error": "rejected", "message": str(_refusal(err))}
-            else:
-                reply = {
-                    "error": "runtime",
-                    "message": f"{type(err).__name__}: {err}",
-                    "traceback": traceback.format_exc(limit=-8),
-                }
+            reply = _sibling("_remote_rules").failure(server.rules, err)
         buffer = io.BytesIO()
         try:
             torch.save(reply, buffer)

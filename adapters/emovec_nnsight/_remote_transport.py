@@ -1,7 +1,8 @@
 """How a serialised block reaches a server: NDIF itself, or the strict local stand-in.
 
-A transport answers the setup questions (which nnsight the server runs, which models it has
-deployed, the model's key) and sends one request, returning the values the block saved. It is
+A transport answers the setup questions (which nnsight the server runs, the model's key,
+whether that deployment is running, which are) and sends one request, returning the values
+the block saved; no exception leaves it with the API key in its text (`scrub`). It is
 injectable: tests use `SimulatedNDIF` (the isolated `Sandbox` process) or wrap a transport to
 plant failures. `RetryPolicy` retries `TransientRemoteError`s with exponential backoff.
 """
@@ -17,12 +18,14 @@ from typing import Any, Protocol, TypeVar
 
 from ._preflight import PreflightError
 from ._remote_errors import (
-    ApiKeyError,
     NotDeployedError,
     RemoteExecutionError,
+    RemoteSetupError,
     TransientRemoteError,
     VersionMismatchError,
+    classify,
     redact,
+    scrub,
 )
 from ._remote_sandbox import Sandbox, SandboxError
 
@@ -53,6 +56,8 @@ class Transport(Protocol):
     def api_key(self) -> tuple[str | None, str]: ...
 
     def environment(self) -> dict[str, Any]: ...
+
+    def running(self, model_key: str) -> bool: ...
 
     def deployed(self) -> set[str] | None: ...
 
@@ -127,7 +132,25 @@ class NDIFTransport:
                 " service up? See https://nnsight.net/status."
             ) from None
 
+    def running(self, model_key: str) -> bool:
+        """nnsight's own `is_model_running` for the deployment `model_key` names: the repo id
+        canonicalised through the hub, the revision, task and trust_remote_code of the key."""
+        from nnsight.ndif import is_model_running
+
+        data = json.loads(model_key.split(":", 1)[1])
+        return _hub_call(
+            data["repo_id"],
+            lambda: is_model_running(
+                data["repo_id"],
+                revision=data.get("revision") or "main",
+                task=data.get("task"),
+                trust_remote_code=True if data.get("trust_remote_code") else None,
+            ),
+        )
+
     def deployed(self) -> set[str] | None:
+        """Repo ids of the running deployments (for messages); raises if NDIF does not answer,
+        which `is_model_running` reports as "not running"."""
         import nnsight
 
         raw: Any = nnsight.status(raw=True)
@@ -136,22 +159,32 @@ class NDIFTransport:
         return {
             value.get("repo_id", name)
             for name, value in (raw.get("deployments") or {}).items()
-            if value.get("deployment_level") in ("HOT", "WARM")
+            if value.get("application_state") == "RUNNING"
         }
 
     def model_key(self, model: Any, model_id: str) -> str:
-        if hasattr(model, "to_model_key"):
-            key = model.to_model_key()  # canonicalises the repo id through the hub
-            named = json.loads(key.split(":", 1)[1]).get("repo_id", "")
-            if named.lower() == model_id.lower():
-                return key
-        return _nnsight_key(model, model_id, getattr(model, "revision", None))
+        """nnsight's own key when the model was built from `model_id`; else the same key
+        with the id canonicalised through the hub, as nnsight does (casing, renames)."""
+        if getattr(model, "repo_id", None) == model_id and hasattr(model, "to_model_key"):
+            return _hub_call(model_id, model.to_model_key)
+        from huggingface_hub import HfApi
+
+        canonical = _hub_call(model_id, lambda: HfApi().model_info(model_id).id)
+        return _nnsight_key(model, canonical, getattr(model, "revision", None))
 
     def send(self, request: RemoteRequest) -> dict[str, Any]:
+        """One request; every exception that leaves it has the API key masked (`scrub`)."""
+        key, source = self.api_key()
+        try:
+            return self._send(request, key, source)
+        except BaseException as err:
+            clean = scrub(err, key)
+        raise clean  # outside the handler: no implicit link to the unmasked exception
+
+    def _send(self, request: RemoteRequest, key: str | None, source: str) -> dict[str, Any]:
         from nnsight.intervention.backends.remote import RemoteBackend, RemoteError
         from nnsight.schema.request import RequestModel
 
-        key, source = self.api_key()
         backend = RemoteBackend(
             request.model_key, host=self.host, api_key=key, env=request.env, blocking=True
         )
@@ -163,51 +196,45 @@ class NDIFTransport:
         try:
             return backend.request(envelope, None) or {}  # type: ignore[arg-type]
         except RemoteError as err:
-            raise classify(redact(str(err), key), source) from None
-        except (OSError, TimeoutError) as err:
-            raise TransientRemoteError(redact(f"{type(err).__name__}: {err}", key)) from None
+            raise classify(str(err), source) from err
         except Exception as err:
-            if type(err).__module__.startswith("websocket"):
-                raise TransientRemoteError(redact(f"{type(err).__name__}: {err}", key)) from None
+            if _network(err):
+                raise TransientRemoteError(f"{type(err).__name__}: {err}") from err
             raise
 
 
-_TRANSIENT = (
-    "502",
-    "503",
-    "504",
-    "429",
-    "timed out",
-    "timeout",
-    "unavailable",
-    "connection",
-    "busy",
-)
-_AUTH = ("401", "403", "api key", "api-key", "unauthorized", "forbidden")
+_NETWORK_PACKAGES = ("websocket", "httpx", "httpx2", "httpcore", "requests", "urllib3")
 
 
-def classify(message: str, key_source: str = "") -> Exception:
-    """The exception for a server error message (already redacted).
+def _network(err: BaseException) -> bool:
+    """Whether `err` is connection trouble (worth a retry), not a verdict of the server."""
+    package = type(err).__module__.split(".", 1)[0]
+    return isinstance(err, (OSError, TimeoutError)) or package in _NETWORK_PACKAGES
 
-    Example:
-        >>> type(classify("Failed to send request: 503 Service Unavailable")).__name__
-        'TransientRemoteError'
-    """
-    lower = message.lower()
-    if any(marker in lower for marker in _AUTH):
-        where = f" (from {key_source})" if key_source else ""
-        return ApiKeyError(
-            f"NDIF rejected the API key{where}: {message}. Check it at https://login.ndif.us,"
-            " then set NDIF_API_KEY or run `nnsight login`."
-        )
-    if any(marker in lower for marker in _TRANSIENT):
-        return TransientRemoteError(message)
-    if "not whitelisted" in lower or "is blocked" in lower:
-        return RemoteExecutionError(
-            f"NDIF refused the block although preflight passed it: {message}. The facts in"
-            " emovec_nnsight/_whitelist.py are out of date: please report this."
-        )
-    return RemoteExecutionError(f"The block failed on NDIF: {message}")
+
+def _hub_call(repo_id: str, fn: Callable[[], T]) -> T:
+    """`fn()`, which asks the Hugging Face hub about `repo_id` (as nnsight does, to canonicalise
+    the id), with the hub's failures named."""
+    from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
+
+    try:
+        return fn()
+    except RepositoryNotFoundError:
+        raise NotDeployedError(
+            f"{repo_id} is not a model id on the Hugging Face hub, so NDIF cannot serve it:"
+            " check the spelling (print(nnsight.status()) lists what NDIF runs)."
+        ) from None
+    except OfflineModeIsEnabled:
+        raise RemoteSetupError(
+            f"HF_HUB_OFFLINE is set, but nnsight resolves {repo_id} through the Hugging Face hub"
+            " before NDIF can run it: unset HF_HUB_OFFLINE."
+        ) from None
+    except Exception as err:
+        if not _network(err):
+            raise
+        raise TransientRemoteError(
+            f"Cannot ask the Hugging Face hub about {repo_id} ({type(err).__name__}: {err})."
+        ) from None
 
 
 class SimulatedNDIF:
@@ -238,6 +265,12 @@ class SimulatedNDIF:
     def environment(self) -> dict[str, Any]:
         return self.sandbox.environment()
 
+    def running(self, model_key: str) -> bool:
+        # Hub ids are case-insensitive; nnsight canonicalises them through the hub, which a
+        # stand-in deployed under its own names cannot ask.
+        repo_id = json.loads(model_key.split(":", 1)[1])["repo_id"]
+        return repo_id.lower() in {name.lower() for name in self.sandbox.deployments}
+
     def deployed(self) -> set[str] | None:
         return set(self.sandbox.deployments)
 
@@ -245,7 +278,15 @@ class SimulatedNDIF:
         return _nnsight_key(model, model_id, getattr(model, "revision", None))
 
     def send(self, request: RemoteRequest) -> dict[str, Any]:
+        """One request; every exception that leaves it has the API key masked (`scrub`)."""
         key, source = self.api_key()
+        try:
+            return self._send(request, key, source)
+        except BaseException as err:
+            clean = scrub(err, key)
+        raise clean  # outside the handler: no implicit link to the unmasked exception
+
+    def _send(self, request: RemoteRequest, key: str | None, source: str) -> dict[str, Any]:
         headers = {"nnsight-version": version("nnsight"), "ndif-api-key": key}
         try:
             reply = self.sandbox.request(

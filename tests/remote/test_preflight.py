@@ -178,14 +178,14 @@ def test_isolated_check_catches_what_the_scan_cannot_see(tokenizer, sandbox):
 
 
 def test_isolated_check_passes_clean_blocks(tokenizer, sandbox, local):
-    """With a non-strict transport (as for NDIF) each clean request is checked, then sent."""
+    """With a non-strict transport (as for NDIF) each clean request is rehearsed, then sent."""
     transport = Recording(SimulatedNDIF(sandbox, api_key=KEY))
     backend = make_remote(tokenizer, sandbox, transport=transport)
-    checks = sandbox.counts.get("check", 0)
+    rehearsals = sandbox.counts.get("rehearse", 0)
     edits = [Edit.steer(Site(1), torch.ones(64), 1.0)]
     logits = backend.run(["a clean block"], edits)
     gen = backend.generate(["a clean block"], max_new_tokens=3, edits=edits)
-    assert sandbox.counts.get("check", 0) == checks + 2 and len(transport.sent) == 2
+    assert sandbox.counts.get("rehearse", 0) == rehearsals + 2 and len(transport.sent) == 2
     assert torch.allclose(logits, local.run(["a clean block"], edits), atol=1e-5, rtol=0)
     assert (
         gen.token_ids == local.generate(["a clean block"], max_new_tokens=3, edits=edits).token_ids

@@ -7,6 +7,7 @@ remote run that writes a bundle, a capture folder, a report and logs leaves the 
 
 import json
 import logging
+import traceback
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from emovec_nnsight import (
     ApiKeyError,
     LocalWeightsError,
     NotDeployedError,
+    RetryPolicy,
     SimulatedNDIF,
     TransientRemoteError,
     VersionMismatchError,
@@ -84,6 +86,21 @@ def test_missing_key_refused_before_sending(tokenizer, sandbox, monkeypatch):
     assert blocks_sent(sandbox) == sent
 
 
+def test_key_read_from_nnsight_config_without_the_variable(tokenizer, sandbox, monkeypatch):
+    from nnsight.schema.config import CONFIG
+
+    monkeypatch.delenv("NDIF_API_KEY", raising=False)
+    monkeypatch.setattr(CONFIG.API, "APIKEY", KEY)  # what `nnsight login` stores
+    backend = make_remote(tokenizer, sandbox, transport=SimulatedNDIF(sandbox))
+    assert backend.transport.api_key() == (KEY, "nnsight's config file (nnsight login)")
+    assert torch.isfinite(backend.run(["hello"])).all()  # the stand-in requires KEY
+
+    monkeypatch.setattr(CONFIG.API, "APIKEY", "ndif-stale-key-77c1")
+    stale = make_remote(tokenizer, sandbox, transport=SimulatedNDIF(sandbox))
+    with pytest.raises(ApiKeyError, match=r"rejected the API key \(from nnsight's config file"):
+        stale.run(["hello"])
+
+
 def test_rejected_key_is_named_not_shown(tokenizer, sandbox):
     wrong = "ndif-wrong-key-0b7f3e"
     backend = make_remote(tokenizer, sandbox, transport=SimulatedNDIF(sandbox, api_key=wrong))
@@ -111,8 +128,15 @@ def test_key_never_written_to_bundles_reports_or_logs(
     monkeypatch.setenv("NDIF_API_KEY", KEY)  # where a user would put it
     caplog.set_level(logging.DEBUG)
     backend = make_remote(tokenizer, sandbox, transport=FlakyOnce(sandbox))
+    checkpoint = tmp_path / "extract.ckpt.safetensors"
     vectors = extract_vectors(
-        backend, toy_stories(per_cell=1)[:8], sites="0:3", start=1, progress=True
+        backend,
+        toy_stories(per_cell=1)[:8],
+        sites="0:3",
+        start=1,
+        progress=True,
+        checkpoint=checkpoint,
+        checkpoint_every=1,
     )
     vectors.save(tmp_path / "vectors.safetensors")
     capture_corpus(
@@ -125,10 +149,71 @@ def test_key_never_written_to_bundles_reports_or_logs(
 
     out, err = capfd.readouterr()
     written = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    assert len(written) >= 4
+    assert len(written) >= 5 and checkpoint in written
     assert all(KEY.encode() not in data for data in written.values()), [
         str(p) for p, data in written.items() if KEY.encode() in data
     ]
     assert KEY not in caplog.text and KEY not in out and KEY not in err
     assert KEY not in sandbox._log_tail(10**7)  # the server side logs nothing of it either
     assert torch.isfinite(vectors.vectors).all()
+
+
+class SlowToAnswer(SimulatedNDIF):
+    """A restarting server: its setup answers fail transiently a given number of times."""
+
+    def __init__(self, sandbox, **fails):
+        super().__init__(sandbox, api_key=KEY)
+        self.fails = fails
+
+    def _answer(self, what):
+        if self.fails.get(what, 0):
+            self.fails[what] -= 1
+            raise TransientRemoteError(f"503 while asked for {what}")
+
+    def environment(self):
+        self._answer("environment")
+        return super().environment()
+
+    def running(self, model_key):
+        self._answer("running")
+        return super().running(model_key)
+
+
+def test_connect_retries_transient_failures(tokenizer, sandbox):
+    slept = []
+    transport = SlowToAnswer(sandbox, environment=2, running=1)
+    retry = RetryPolicy(attempts=4, base=0.5, sleep=slept.append)
+    backend = make_remote(tokenizer, sandbox, transport=transport, retry=retry)
+    sent = blocks_sent(sandbox)
+    backend.connect()
+    assert slept == [0.5, 1.0, 0.5] and backend.retries == 3
+    assert blocks_sent(sandbox) == sent
+
+
+def test_connect_gives_up_after_the_last_attempt(tokenizer, sandbox):
+    transport = SlowToAnswer(sandbox, environment=10)
+    retry = RetryPolicy(attempts=3, sleep=lambda s: None)
+    backend = make_remote(tokenizer, sandbox, transport=transport, retry=retry)
+    with pytest.raises(TransientRemoteError, match="Gave up after 3 attempts.*environment"):
+        backend.run(["hello"])
+    assert transport.fails["environment"] == 7
+
+
+def test_planted_exception_leaves_the_transport_masked(tokenizer, sandbox, monkeypatch):
+    backend = make_remote(tokenizer, sandbox).connect()
+
+    def broken(op, **fields):
+        try:
+            raise ConnectionResetError(f"pipe closed mid-request (ndif-api-key: {KEY})")
+        except ConnectionResetError:
+            raise LookupError(f"no reply for the request with key {KEY}")  # noqa: B904
+
+    monkeypatch.setattr(backend.transport.sandbox, "request", broken)
+    with pytest.raises(Exception) as info:
+        backend.run(["hello"])
+    text, err = "".join(traceback.format_exception(info.value)), info.value
+    while err is not None:
+        text += repr(err.args)
+        err = err.__cause__ or err.__context__
+    assert "no reply for the request with key ***" in text  # the planted one, masked
+    assert KEY not in text
