@@ -6,7 +6,8 @@ padded tokens (`emovec.extract.bucket`), and consecutive forwards are packed int
 `n_texts / texts_per_request` requests in all. Each finished request is written to the output
 folder at once (safetensors, atomically) and its id (a hash of its texts' ids) recorded in
 `manifest.json`, so an interrupted run resumes where it stopped and redoes nothing.
-Transient failures are retried by the backend's `RetryPolicy`.
+Transient failures are retried by the backend's `RetryPolicy`. `vectors_from_capture` folds
+captures of the story and neutral corpora into emotion vectors by the local recipe.
 """
 
 import hashlib
@@ -24,8 +25,20 @@ from tqdm.auto import tqdm
 
 from emovec._batch import TokenBatch
 from emovec._site import Site
-from emovec.extract import Item, bucket
-from emovec.vectors import write_atomic
+from emovec.extract import (
+    Item,
+    NeutralStatistics,
+    Recipe,
+    RowMoments,
+    StoryStatistics,
+    TokenMoments,
+    bucket,
+    build_vectors,
+    corpus_summary,
+    neutral_items,
+    story_items,
+)
+from emovec.vectors import EmotionVectors, write_atomic
 
 FORMAT = "emovec.remote-capture/1"
 
@@ -195,3 +208,116 @@ def capture_corpus(
     manifest["order"] = order
     write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
     return CorpusCapture(folder)
+
+
+def vectors_from_capture(
+    backend: Any,
+    stories: Sequence[Any],
+    story_capture: "CorpusCapture | str | Path",
+    neutral: Sequence[Any] | None = None,
+    neutral_capture: "CorpusCapture | str | Path | None" = None,
+    *,
+    start: int = 50,
+    neutral_variance: float = 0.5,
+    emotions: Sequence[str] | None = None,
+) -> EmotionVectors:
+    """Emotion vectors from corpus captures, by `emovec.extract.extract_vectors`'s recipe.
+
+    Capture the stories with `RowMoments(start)` and the neutral texts with `RowMoments(start)`
+    (PCA over dialogue means) or `TokenMoments(start)` (over tokens), each through
+    `capture_corpus` with the ids of `story_items`/`neutral_items`; this folds the folders into
+    the same running statistics `extract_vectors` keeps and finishes the recipe: the result
+    equals a local `extract_vectors(backend, stories, neutral, start=start, ...)`.
+
+    Args:
+        backend: The backend the captures came from (its model id is checked).
+        stories: The story records that were captured (for their emotions and the corpus hash).
+        story_capture: Their capture folder.
+        neutral: The neutral texts that were captured, or None (no denoising).
+        neutral_capture: Their capture folder (given exactly when `neutral` is).
+        start: The reducers' `start`, checked against the folders.
+        neutral_variance: Fraction of neutral variance projected out (0: none).
+        emotions: Fix the emotion order (default: order of first appearance, as locally).
+
+    Returns:
+        An `EmotionVectors` bundle whose metadata records the recipe and the corpus.
+
+    Raises:
+        ValueError: A folder from another model, reducer or `start`, captures that miss
+            records (an interrupted capture: rerun `capture_corpus` to finish it) or hold others.
+    """
+    if (neutral is None) != (neutral_capture is None):
+        raise ValueError("Pass neutral texts and their capture folder together, or neither.")
+    stories, story_cap = list(stories), _open(story_capture)
+    header = story_cap.manifest()
+    if header["model_id"] != backend.model_id:
+        raise ValueError(
+            f"{story_cap.folder} was captured from {header['model_id']}, not {backend.model_id}."
+        )
+    _expect_reducer(header, story_cap.folder, {repr(RowMoments(start)): "dialogue"})
+    sites = [Site.parse(s) for s in header["sites"]]
+    story_stats = StoryStatistics(sites, int(backend.d_model), emotions)
+    labels = {}
+    for item in story_items(stories):
+        story_stats.register(item.label or "")  # emotions in order of appearance, as locally
+        labels[item.id] = item.label or ""
+    _fold(story_cap, set(labels), lambda ids, got: story_stats.add([labels[i] for i in ids], got))
+    neutral_stats, pca_mode = None, "dialogue"
+    if neutral is not None and neutral_capture is not None:
+        neutral = list(neutral)
+        neutral_cap = _open(neutral_capture)
+        other = neutral_cap.manifest()
+        if other["sites"] != header["sites"] or other["model_id"] != header["model_id"]:
+            raise ValueError(f"{neutral_cap.folder} holds other sites or another model.")
+        modes = {repr(RowMoments(start)): "dialogue", repr(TokenMoments(start)): "token"}
+        pca_mode = _expect_reducer(other, neutral_cap.folder, modes)
+        neutral_stats = NeutralStatistics(sites, int(backend.d_model), mode=pca_mode)
+        wanted = {item.id for item in neutral_items(neutral)}
+        _fold(neutral_cap, wanted, lambda ids, got: neutral_stats.add(got))
+    recipe = Recipe(
+        start,
+        neutral_variance,
+        pca_mode,
+        batch_tokens=header["batch_tokens"],
+        max_tokens=header["max_tokens"],
+    )
+    return build_vectors(
+        backend, story_stats, neutral_stats, recipe, corpus_summary(stories, neutral)
+    )
+
+
+def _open(capture: "CorpusCapture | str | Path") -> CorpusCapture:
+    return capture if isinstance(capture, CorpusCapture) else CorpusCapture(Path(capture))
+
+
+def _expect_reducer(manifest: dict[str, Any], folder: Path, allowed: dict[str, str]) -> str:
+    found = manifest["reducer"]
+    if found not in allowed:
+        raise ValueError(
+            f"{folder} was captured with {found}; the recipe needs {' or '.join(allowed)}."
+        )
+    return allowed[found]
+
+
+def _fold(capture: CorpusCapture, wanted: set[str], add: Any) -> None:
+    """`add(ids, captured)` per forward of `capture` (streamed), once the manifest shows that
+    it holds exactly the records `wanted`."""
+    manifest = capture.manifest()
+    seen = {
+        i
+        for request in manifest["order"]
+        for ids in manifest["requests"][request]["batches"]
+        for i in ids
+    }
+    missing, extra = sorted(wanted - seen), sorted(seen - wanted)
+    if missing or extra:
+        which = (
+            f"misses {len(missing)} records (e.g. {missing[0]!r}): an unfinished capture?"
+            if missing
+            else f"holds {len(extra)} records not given here (e.g. {extra[0]!r})."
+        )
+        raise ValueError(
+            f"{capture.folder} {which} Rerun capture_corpus with the same records and folder."
+        )
+    for ids, captured in capture:
+        add(ids, captured)
