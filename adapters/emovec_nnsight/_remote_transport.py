@@ -97,7 +97,26 @@ def _nnsight_key(model: Any, model_id: str, revision: str | None) -> str:
     return f"{to_import_path(cls)}:{json.dumps(data)}"
 
 
-class NDIFTransport:
+class _Scrubbed:
+    """`send` for both transports: every exception that leaves it has the API key masked."""
+
+    def api_key(self) -> tuple[str | None, str]:
+        raise NotImplementedError
+
+    def _send(self, request: RemoteRequest, key: str | None, source: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def send(self, request: RemoteRequest) -> dict[str, Any]:
+        """One request, sent with this transport's key (masked in anything raised: `scrub`)."""
+        key, source = self.api_key()
+        try:
+            return self._send(request, key, source)
+        except BaseException as err:
+            clean = scrub(err, key)
+        raise clean  # outside the handler: no implicit link to the unmasked exception
+
+
+class NDIFTransport(_Scrubbed):
     """The real service, through nnsight's own `RemoteBackend` (websocket + HTTP).
 
     Args:
@@ -172,15 +191,6 @@ class NDIFTransport:
         canonical = _hub_call(model_id, lambda: HfApi().model_info(model_id).id)
         return _nnsight_key(model, canonical, getattr(model, "revision", None))
 
-    def send(self, request: RemoteRequest) -> dict[str, Any]:
-        """One request; every exception that leaves it has the API key masked (`scrub`)."""
-        key, source = self.api_key()
-        try:
-            return self._send(request, key, source)
-        except BaseException as err:
-            clean = scrub(err, key)
-        raise clean  # outside the handler: no implicit link to the unmasked exception
-
     def _send(self, request: RemoteRequest, key: str | None, source: str) -> dict[str, Any]:
         from nnsight.intervention.backends.remote import RemoteBackend, RemoteError
         from nnsight.schema.request import RequestModel
@@ -237,7 +247,7 @@ def _hub_call(repo_id: str, fn: Callable[[], T]) -> T:
         ) from None
 
 
-class SimulatedNDIF:
+class SimulatedNDIF(_Scrubbed):
     """The strict local stand-in for NDIF: requests run in the isolated `Sandbox` process.
 
     Args:
@@ -276,15 +286,6 @@ class SimulatedNDIF:
 
     def model_key(self, model: Any, model_id: str) -> str:
         return _nnsight_key(model, model_id, getattr(model, "revision", None))
-
-    def send(self, request: RemoteRequest) -> dict[str, Any]:
-        """One request; every exception that leaves it has the API key masked (`scrub`)."""
-        key, source = self.api_key()
-        try:
-            return self._send(request, key, source)
-        except BaseException as err:
-            clean = scrub(err, key)
-        raise clean  # outside the handler: no implicit link to the unmasked exception
 
     def _send(self, request: RemoteRequest, key: str | None, source: str) -> dict[str, Any]:
         headers = {"nnsight-version": version("nnsight"), "ndif-api-key": key}

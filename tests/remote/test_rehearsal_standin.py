@@ -17,23 +17,7 @@ from emovec_nnsight._rehearsal import RehearsalWarning
 from emovec import Edit, MeanFrom, Site, keep
 
 from .conftest import KEY, make_remote
-from .test_preflight import INPUTS, planted_line
-
-
-class Recording:
-    """A transport that is not strict (like NDIF) and records what reaches it."""
-
-    name, strict, requires_key = "recording", False, True
-
-    def __init__(self, inner):
-        self.inner, self.sent = inner, []
-
-    def __getattr__(self, attr):
-        return getattr(self.inner, attr)
-
-    def send(self, request):
-        self.sent.append(request)
-        return self.inner.send(request)
+from .test_preflight import INPUTS, Recording, planted_line
 
 
 def to_ndif(tokenizer, sandbox, **kwargs):
