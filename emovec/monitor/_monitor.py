@@ -18,7 +18,9 @@ from torch import Tensor
 
 from emovec._backend import Control, Generation, StepView
 from emovec._site import Site
-from emovec.ops import orthonormalize, scores
+from emovec.ops import orthonormalize
+from emovec.ops._checks import nonzero_norms
+from emovec.ops._readout import readout
 from emovec.vectors import EmotionVectors
 
 from ._actions import ActionContext, Alert, Outcome
@@ -59,6 +61,8 @@ class Probes:
         self.sites = tuple(sites)
         picked = vectors.select(list(self.emotions), list(self.sites)).vectors.float()
         self.weights: Float[Tensor, "site emotion d_model"] = picked.transpose(0, 1).contiguous()
+        # Checked once here, so that reading every token skips `scores`' zero-row check.
+        nonzero_norms(self.weights, "vectors")
         self._cache: dict[tuple[Any, ...], Tensor] = {}
         self._basis: tuple[Tensor, list[Tensor] | None] | None = None
 
@@ -89,7 +93,7 @@ class Probes:
     ) -> Float[Tensor, "batch pos site emotion"]:
         """Readings at every site, stacked (`scores` of the activations on the unit vectors)."""
         parts = [
-            scores(activations[site], self._on(activations[site], "site", i))
+            readout(activations[site], self._on(activations[site], "site", i))
             for i, site in enumerate(self.sites)
         ]
         return parts[0][:, :, None] if len(parts) == 1 else torch.stack(parts, dim=2)
@@ -100,7 +104,7 @@ class Probes:
         def project(
             acts: Float[Tensor, "batch pos d_model"], mask: Bool[Tensor, "batch pos"]
         ) -> Float[Tensor, "batch pos k"]:
-            return scores(acts, self._on(acts, "basis"))
+            return readout(acts, self._on(acts, "basis"))
 
         return project
 

@@ -35,12 +35,22 @@ def scores(
         >>> scores(torch.tensor([[3.0, 4.0]]), v)
         tensor([[3., 5.]])
     """
+    out = readout(x, vectors)
+    # O(emotion * d_model), next to the product's O(batch * emotion * d_model).
+    _checks.nonzero_norms(vectors, "vectors")
+    return out
+
+
+def readout(
+    x: Float[Tensor, "*batch d_model"],
+    vectors: Float[Tensor, "emotion d_model"],
+) -> Float[Tensor, "*batch emotion"]:
+    """`scores` without the zero-row check, for callers that read the same vectors on every
+    token and checked them once (the monitor); NaN, Inf and widths are still checked."""
     _checks.same_width(x, vectors, "x", "vectors")
     vectors = vectors.to(dtype=x.dtype, device=x.device)
     out = einsum(x, vectors, "... d_model, emotion d_model -> ... emotion")
     _checks.finite_via(out, x=x, vectors=vectors)
-    # O(emotion * d_model), next to the product's O(batch * emotion * d_model).
-    _checks.nonzero_norms(vectors, "vectors")
     return out
 
 

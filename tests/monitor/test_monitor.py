@@ -20,6 +20,7 @@ from emovec.monitor import (
 )
 from emovec.monitor import _monitor as monitor_module
 from emovec.ops import scores
+from emovec.ops._readout import readout
 from tests.conftest import ADAPTERS
 
 from . import EMOTIONS, random_bundle, single_thread
@@ -71,14 +72,21 @@ def test_all_171_probes_cost_one_matmul_per_step(tiny_backends, monkeypatch):
 
     def counting(x, v):
         calls.append((tuple(x.shape), tuple(v.shape)))
-        return scores(x, v)
+        return readout(x, v)
 
-    monkeypatch.setattr(monitor_module, "scores", counting)
+    monkeypatch.setattr(monitor_module, "readout", counting)
     monitor = Monitor(vectors, sites=[Site(1)])
     backend.generate(["hello there"], max_new_tokens=6, observers=[monitor], stop_at_eos=False)
     assert len(calls) == 6  # the prompt forward and five decode steps
     assert all(v == (171, 64) for _, v in calls)
     assert monitor.readings(0).shape[1:] == (1, 171)
+
+
+def test_a_zero_vector_is_refused_once_when_the_monitor_is_built():
+    vectors = random_bundle()
+    vectors.vectors[1, 0] = 0.0  # an emotion lost in extraction, at the first site
+    with pytest.raises(ValueError, match="vectors has zero-norm rows"):
+        Monitor(vectors, sites=[vectors.sites[0]])
 
 
 def test_stop_action_stops_only_the_alerted_row(tiny_backends):
