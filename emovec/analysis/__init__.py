@@ -30,6 +30,11 @@ from ._logit_lens import LogitLens as LogitLens
 from ._logit_lens import lens_table as lens_table
 from ._logit_lens import logit_lens as logit_lens
 from ._readings import read_probes as read_probes
+from ._readout import loo_ridge_predictions as loo_ridge_predictions
+from ._readout import loo_ridge_r as loo_ridge_r
+from ._reliability import SiteReliability as SiteReliability
+from ._reliability import SplitHalfReliability as SplitHalfReliability
+from ._reliability import split_half_agreement as split_half_agreement
 from ._scenarios import ScenarioReport as ScenarioReport
 from ._scenarios import implicit_scenarios as implicit_scenarios
 from ._scenarios import plot_scenarios as plot_scenarios
@@ -68,6 +73,11 @@ __all__ = [
     "layer_rsa",
     "LayerRSA",
     "lens_table",
+    "SiteReliability",
+    "SplitHalfReliability",
+    "split_half_agreement",
+    "loo_ridge_predictions",
+    "loo_ridge_r",
     "load_families",
     "load_scenarios",
     "logit_lens",

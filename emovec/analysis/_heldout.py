@@ -34,6 +34,7 @@ from emovec.ops import cosine_matrix, scores
 from emovec.vectors import EmotionVectors
 
 from ._lexical import LexicalIdentification, lexical_identification
+from ._reliability import SplitHalfReliability, TopicHalves
 
 METRICS = ("projection", "cosine")
 
@@ -75,6 +76,7 @@ class HeldoutIdentification:
     vectors: EmotionVectors | None = None  # whole-corpus bundle, with `return_vectors=True`
     confusions: tuple[tuple[str, str, int], ...] = ()  # at the best site: (true, predicted, n)
     lexical: LexicalIdentification | None = None  # the words-alone baseline on the same split
+    reliability: SplitHalfReliability | None = None  # vectors from two halves of the topics
 
     @property
     def best(self) -> SiteIdentification:
@@ -99,6 +101,8 @@ class HeldoutIdentification:
                 f"words alone (bag-of-words classifier, same split): top-1 {lex.top1:.3f}"
                 f" ({lex.top1 / self.chance:.1f}x chance), top-5 {lex.top5:.3f}"
             )
+        if self.reliability is not None:
+            lines.append(self.reliability.table())
         if self.confusions:
             mistakes = ", ".join(f"{t}->{p} ({c})" for t, p, c in self.confusions)
             lines.append(f"most frequent mistakes at {self.best.site}: {mistakes}")
@@ -141,6 +145,7 @@ def heldout_identification(
     return_vectors: bool = False,
     corpus_info: "dict[str, Any] | None" = None,
     lexical: bool = True,
+    split_half: bool = True,
     progress: bool = True,
 ) -> HeldoutIdentification:
     """Leave-topics-out identification accuracy of story vectors and of the template control.
@@ -162,6 +167,10 @@ def heldout_identification(
         corpus_info: Extra provenance for that bundle (as in `extract_vectors`).
         lexical: Also score the words-alone baseline on the same split (`.lexical`; see
             `emovec.analysis.lexical_identification`): how much emotion the texts carry at all.
+        split_half: Also build vectors from two disjoint halves of all the topics (from the
+            same pass) and compare them per site (`.reliability`, see
+            `emovec.analysis.SplitHalfReliability`): how far to trust any single number.
+            Skipped (None) when fewer than 3 emotions have stories in both halves.
         progress: Show progress bars on stderr.
 
     Returns:
@@ -182,8 +191,20 @@ def heldout_identification(
             " trained for them: use more topics per emotion, a smaller test_fraction or another seed."
         )
     site_list = parse_sites(sites if isinstance(sites, str) else list(sites), backend.n_layers)
+    halves = (
+        TopicHalves(stories, site_list, int(backend.d_model), order, seed=seed)
+        if split_half
+        else None
+    )
     story_stats, neutral_stats, corpus = collect_statistics(
-        backend, train, neutral, site_list, recipe, emotions=order, progress=progress
+        backend,
+        train,
+        neutral,
+        site_list,
+        recipe,
+        emotions=order,
+        progress=progress,
+        observe=None if halves is None else halves.add,
     )
     vectors = build_vectors(backend, story_stats, neutral_stats, recipe, corpus)
     control = None
@@ -207,6 +228,7 @@ def heldout_identification(
         vectors.emotions,
         progress,
         fold_into=story_stats if return_vectors else None,
+        observe=None if halves is None else halves.add,
     )
     rows, predicted = [], []
     for j, site in enumerate(site_list):
@@ -230,9 +252,15 @@ def heldout_identification(
     n = len(vectors.emotions)
     best = max(range(len(rows)), key=lambda i: rows[i].story_top1)
     words = lexical_identification(train, held, vectors.emotions) if lexical else None
+    reliability = None
+    if halves is not None:
+        try:
+            reliability = halves.reliability(backend, neutral_stats, recipe)
+        except ValueError:  # too few emotions in both halves (a corpus not crossed by topic)
+            reliability = None
     return HeldoutIdentification(
         tuple(rows), 1.0 / n, n, len(train), len(held), test_topics, metric, full,
-        confusions(labels, predicted[best], vectors.emotions), words,
+        confusions(labels, predicted[best], vectors.emotions), words, reliability,
     )  # fmt: skip
 
 
@@ -269,6 +297,7 @@ def _held_out_means(
     emotions: Sequence[str],
     progress: bool,
     fold_into: StoryStatistics | None = None,
+    observe: Any = None,
 ) -> tuple[Float[Tensor, "n site d_model"], Int[Tensor, " n"]]:
     index = {e: i for i, e in enumerate(emotions)}
     unknown = sorted({str(field_of(r, "emotion")) for r in held} - set(index))
@@ -291,4 +320,6 @@ def _held_out_means(
         labels.extend(index[it.label or ""] for it in items)
         if fold_into is not None:
             fold_into.add([it.label or "" for it in items], captured)
+        if observe is not None:
+            observe(items, captured)
     return torch.cat(rows).double(), torch.tensor(labels, dtype=torch.long)

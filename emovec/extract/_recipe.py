@@ -215,8 +215,13 @@ def collect_statistics(
     resume: bool = True,
     checkpoint_every: int = 20,
     progress: bool = True,
+    observe: "Callable[[list[Item], dict[Site, Tensor]], None] | None" = None,
 ) -> tuple[StoryStatistics, NeutralStatistics | None, dict[str, Any]]:
     """Stream stories and neutral texts through the model into running statistics.
+
+    `observe(items, captured)`, if given, also sees every batch of stories (`RowMoments`
+    rows), e.g. to keep statistics of a subset from the same pass. With a checkpoint, batches
+    restored from it are not seen again.
 
     Returns:
         Story statistics, neutral statistics (None without neutral texts) and a corpus summary
@@ -279,6 +284,8 @@ def collect_statistics(
                 neutral_stats.add(captured)
             else:
                 story_stats.add([it.label or "" for it in items], captured)
+                if observe is not None:
+                    observe(items, captured)
             if ckpt is not None:
                 ckpt.mark(phase, (it.id for it in items))
     if ckpt is not None:

@@ -370,4 +370,5 @@ def heldout_numbers(result: Any) -> dict[str, Any]:
         "lexical": None
         if result.lexical is None
         else {"top1": result.lexical.top1, "top5": result.lexical.top5},
+        "reliability": None if result.reliability is None else result.reliability.as_dict(),
     }

@@ -29,9 +29,15 @@ def summary_markdown(result: ReportResult, *, command: str = "") -> str:
         lines += ["", "## Geometry per site", ""]
         lines += [f"Recommended site: {geo['recommended_site']}. {geo['rule']}", ""]
         lines += [
-            "| site | PC1 var | r(PC1,val) | r(PC2,aro) | best r val (PC) | best r aro (PC) | n50 | n80 |"
+            "Readout r: leave-one-emotion-out ridge regression from the vectors to the human"
+            " rating (penalty chosen inside each training fold), correlated with the ratings.",
+            "",
         ]
-        lines += ["|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "| site | PC1 var | r(PC1,val) | r(PC2,aro) | best r val (PC) | best r aro (PC) |"
+            " readout r val | readout r aro | n50 | n80 |"
+        ]
+        lines += ["|---|---|---|---|---|---|---|---|---|---|"]
         for s in geo["sites"]:
             cs = s["correlations"]
             pc1_val = next(c for c in cs if c["pc"] == 1 and c["rating"] == "valence")
@@ -44,6 +50,7 @@ def summary_markdown(result: ReportResult, *, command: str = "") -> str:
                 f"| {s['site']} | {_md(s['explained_top'][0])} | {_md(pc1_val['pearson'])} |"
                 f" {_md(pc2_aro and pc2_aro['pearson'])} |"
                 + "".join(f" {_md(best[r]['pearson'])} (PC{best[r]['pc']}) |" for r in RATINGS)
+                + "".join(f" {_md((s.get('readout') or {}).get(r))} |" for r in RATINGS)
                 + f" {s['n_for_variance'].get('0.5')} | {s['n_for_variance'].get('0.8')} |"
             )
     sweeps = n.get("sweeps")
@@ -74,6 +81,34 @@ def summary_markdown(result: ReportResult, *, command: str = "") -> str:
                 f"| {r['site']} | {_md(r['story_top1'])} | {_md(r['story_top5'])} |"
                 f" {_md(r['template_top1'])} | {_md(r['template_top5'])} |"
             )
+        if held.get("lexical"):
+            lex = held["lexical"]
+            lines += [
+                "",
+                f"Words alone (bag-of-words classifier, same split, no model): top-1"
+                f" {_md(lex['top1'])} ({lex['top1'] / held['chance']:.1f}x chance), top-5"
+                f" {_md(lex['top5'])}.",
+            ]
+        rel = held.get("reliability")
+        if rel:
+            lines += [
+                "",
+                "### Split-half reliability",
+                "",
+                f"Vectors from two disjoint halves of the topics ({len(rel['halves'][0])} and"
+                f" {len(rel['halves'][1])}), {rel['n_emotions']} emotions. Structure r: correlation"
+                " of the halves' emotion-by-emotion cosine matrices; match cos: mean cosine of an"
+                " emotion's two vectors; match@1: share of emotions whose vector from one half is"
+                f" nearest its own from the other (chance {1 / rel['n_emotions']:.4f}).",
+                "",
+                "| site | structure r | match cos | match@1 |",
+                "|---|---|---|---|",
+            ]
+            for r in rel["rows"]:
+                lines.append(
+                    f"| {r['site']} | {_md(r['structure_r'])} | {_md(r['matching_cosine'])} |"
+                    f" {_md(r['matching_top1'])} |"
+                )
         if held.get("confusions"):
             mistakes = ", ".join(f"{t} -> {p} ({c})" for t, p, c in held["confusions"])
             lines += ["", f"Most frequent mistakes at {held['best_site']}: {mistakes}"]

@@ -34,11 +34,14 @@ def _geometry_section(geo: Any, chosen: Site) -> Section:
                 aro.pearson,
                 f"PC{aro.pc}",
                 f"[{aro.pearson_low:+.2f}, {aro.pearson_high:+.2f}]",
+                s.readout.get("valence"),
+                s.readout.get("arousal"),
                 *[s.n_for_variance[v] for v in VARIANCE_LEVELS],
             )
         )
     head = ("site", "PC1 var", "PC2 var", "PC3 var", "r(PC1,val)", "best r val", "PC")
-    head += ("95% CI", "rho val", "r(PC2,aro)", "best r aro", "PC", "95% CI", "n 50%", "n 80%")
+    head += ("95% CI", "rho val", "r(PC2,aro)", "best r aro", "PC", "95% CI")
+    head += ("readout r val", "readout r aro", "n 50%", "n 80%")
     at = geo.at(chosen)
     detail = [
         (
@@ -60,7 +63,10 @@ def _geometry_section(geo: Any, chosen: Site) -> Section:
                 f" ({len(geo.ratings.missing)} unrated). A PC's sign is arbitrary, so compare"
                 " |r|. Intervals: percentile bootstrap over emotions"
                 f" ({geo.n_resamples} resamples). The paper (Claude Sonnet 4.5): PC1 vs valence"
-                " r = 0.81, PC2 vs arousal r = 0.66.\n\n"
+                " r = 0.81, PC2 vs arousal r = 0.66. Readout r: a ridge regression from the"
+                " vectors to the rating, fitted without the emotion it predicts (leave one"
+                " emotion out, penalty chosen inside each fold): is the rating linearly"
+                " readable at all, whether or not it is one of the largest axes.\n\n"
                 f"Recommended site: {geo.recommended}. Rule: {geo.rule}"
             ),
             Figure("layer_sweep", plot_layer_sweep(geo), "alignment and dimensionality per layer"),
@@ -232,6 +238,29 @@ def _heldout_section(held: dict[str, Any]) -> Section:
                     ),
                 )
                 if (lex := held.get("lexical"))
+                else ()
+            ),
+            *(
+                (
+                    Text(
+                        "Split-half reliability: the recipe run on two disjoint halves of the"
+                        f" topics ({len(rel['halves'][0])} and {len(rel['halves'][1])}), compared"
+                        " per site. Structure r correlates the halves' emotion-by-emotion cosine"
+                        " matrices; match cos is the mean cosine between an emotion's two"
+                        " vectors; match@1 is how often an emotion's vector from one half is"
+                        " nearest its own from the other (chance"
+                        f" {1 / rel['n_emotions']:.4f}). Low values mean any single r or AUROC"
+                        " computed from these vectors is noisy."
+                    ),
+                    table_from(
+                        ("site", "structure r", "match cos", "match@1"),
+                        [
+                            (r["site"], r["structure_r"], r["matching_cosine"], r["matching_top1"])
+                            for r in rel["rows"]
+                        ],
+                    ),
+                )
+                if (rel := held.get("reliability"))
                 else ()
             ),
             *(
