@@ -31,6 +31,7 @@ FLOORS: dict[str, tuple[str, str, float]] = {
     "steer_overhead": ("steered vs plain greedy generation, worst adapter", "<=", 1.05),
     "monitor_overhead": ("monitored (171 probes) vs plain generation, worst adapter", "<=", 1.05),
     "score_throughput": ("corpus scoring tokens/s vs plain forward", ">=", 0.9),
+    "dtype_speedup": ("extraction throughput, bfloat16 vs float32 (native bf16 CPUs)", ">=", 1.6),
     "sweep_speedup": (
         "steering sweep sharing the blocks before its site vs full forwards",
         ">=",

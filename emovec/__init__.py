@@ -21,6 +21,8 @@ from ._batch import MeanFrom as MeanFrom
 from ._batch import TokenBatch as TokenBatch
 from ._batch import keep as keep
 from ._batch import last_token as last_token
+from ._dtype import cpu_has_native_bf16 as cpu_has_native_bf16
+from ._dtype import resolve_dtype as resolve_dtype
 from ._edit import Edit as Edit
 from ._site import Site as Site
 from ._site import parse_sites as parse_sites
@@ -60,6 +62,7 @@ __all__ = [
     "attach",
     "clamp",
     "cosine_matrix",
+    "cpu_has_native_bf16",
     "load_backend",
     "keep",
     "last_token",
@@ -73,6 +76,7 @@ __all__ = [
     "pca",
     "project",
     "reject",
+    "resolve_dtype",
     "scores",
     "steer",
 ]

@@ -1,7 +1,10 @@
 """`emovec.attach(model)`: find the adapter for a model object through entry points."""
 
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 GROUP = "emovec.backends"
 # Most specific first: an nnsight model wraps an HF model, and a bridge wraps one too.
@@ -47,13 +50,25 @@ def adapters() -> list[str]:
 
 
 def load_backend(
-    model: str = "smollm2-135m-instruct", *, adapter: str = "hf", **kwargs: Any
+    model: str = "smollm2-135m-instruct",
+    *,
+    adapter: str = "hf",
+    dtype: "str | torch.dtype" = "float32",
+    **kwargs: Any,
 ) -> Any:
     """Load `model` (a shipped name, local folder or hub id) and wrap it for `adapter`.
+
+    `dtype` is the type the forward runs in: "float32" (the default: adapters agree bit for
+    bit), "bfloat16", "float16", or "auto" (bfloat16 on a GPU or on a CPU with native bfloat16
+    matrix instructions, float32 elsewhere; see `emovec.resolve_dtype`). The CLI's `--dtype`
+    defaults to "auto".
 
     Example: `load_backend(adapter="transformer_lens")` boots a TransformerBridge on the
     embedded default model; `adapter` is one of `emovec.adapters()`.
     """
+    from ._dtype import resolve_dtype
+
+    kwargs["dtype"] = resolve_dtype(dtype, kwargs.get("device", "cpu"))
     plugins = dict(_plugins())
     key = adapter.replace("-", "_").lower()
     key = {"tl": "transformer_lens", "transformerlens": "transformer_lens"}.get(key, key)

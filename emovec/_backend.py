@@ -229,6 +229,11 @@ class BackendBase(ABC):
         return next(self.model.parameters()).device
 
     @property
+    def dtype(self) -> torch.dtype:
+        """The floating-point type the forward runs in (recorded in every bundle)."""
+        return next(self.model.parameters()).dtype
+
+    @property
     def eos_token_id(self) -> int | None:
         return getattr(self.tokenizer, "eos_token_id", None)
 

@@ -193,7 +193,7 @@ def run_generate(args: argparse.Namespace) -> int:
     )
     shard = Shard.parse(args.shard)
     kernel = {"attn_implementation": args.attention} if args.adapter == "hf" else {}
-    backend = emovec.load_backend(args.model, adapter=args.adapter, **kernel)
+    backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype, **kernel)
     start = time.perf_counter()
     report = generate_corpus(
         backend, plan, args.out, settings=settings, filters=_filters(args), shard=shard,
@@ -233,9 +233,14 @@ def _print_summary(manifest: dict, where: object, *, per_emotion: bool = False) 
     per = counts["per_emotion"]
     values = list(per.values()) or [0]
     print(f"corpus {where}")
-    print(f"  made by {gen['model_id']} ({gen['adapter']}), prompt {manifest['prompt_version']},"
-          f" max_new_tokens {gen['max_new_tokens']}, temperature {gen['temperature']},"
-          f" top_p {gen['top_p']}, batch {gen['batch_size']}, seed {gen['base_seed']}")  # fmt: skip
+    if gen.get("authorship") == "hand-written":
+        design = gen.get("design", {})
+        print(f"  hand-written ({gen.get('written_by', 'by hand')}), brief {gen.get('brief')};"
+              f" {design.get('emotions')} emotions x {len(design.get('topics', []))} topics")  # fmt: skip
+    else:
+        print(f"  made by {gen['model_id']} ({gen['adapter']}), prompt {manifest['prompt_version']},"
+              f" max_new_tokens {gen['max_new_tokens']}, temperature {gen['temperature']},"
+              f" top_p {gen['top_p']}, batch {gen['batch_size']}, seed {gen['base_seed']}")  # fmt: skip
     print(f"  stories {counts['stories']} over {sum(v > 0 for v in values)} emotions (per emotion"
           f" min {min(values)}, median {statistics.median(values):g}, max {max(values)});"
           f" neutral dialogues {counts['neutral']}")  # fmt: skip

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     norms: dict[str, dict] = {}
     for adapter in sorted(emovec.adapters(), key=lambda a: a != "hf"):
         start = time.perf_counter()
-        backend = emovec.load_backend(args.model, adapter=adapter)
+        backend = emovec.load_backend(args.model, adapter=adapter, dtype=args.dtype)
         sites = parse_sites(args.sites, backend.n_layers)
         batch = backend.tokenize(texts)
 

@@ -202,7 +202,7 @@ def run_extract(args: argparse.Namespace) -> int:
             " pass --neutral-variance 0 (residual norms are then measured on the stories)."
         )
     started = time.perf_counter()
-    backend = emovec.load_backend(args.model, adapter=args.adapter)
+    backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
     recipe: dict[str, Any] = dict(
         sites=args.sites,
         start=args.start_token,

@@ -169,7 +169,7 @@ def _load(
         before_model(vectors, calibration)
     import emovec
 
-    backend = emovec.load_backend(args.model, adapter=args.adapter)
+    backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
     vectors.check(backend)
     return vectors, calibration, backend
 

@@ -5,6 +5,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from emovec._dtype import CHOICES
 from emovec.models import DEFAULT_MODEL
 
 
@@ -21,6 +22,13 @@ def add_model_options(parser: argparse.ArgumentParser, *, sites: str | None = "a
         parser.add_argument(
             "--sites", default=sites, help=f"'all', '4:20', '3,8,resid_pre.5' (default {sites})"
         )
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=CHOICES,
+        help="type of the forward: auto (bfloat16 on a GPU or a CPU with native bfloat16, else"
+        " float32), float32, bfloat16 or float16 (default auto)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--config", type=Path, help="TOML file whose keys set this command's options"

@@ -67,11 +67,15 @@ def run(args: argparse.Namespace) -> int:
     say(
         f"corpus: {len(corpus.stories)} stories, {len(corpus.neutral)} neutral texts ({corpus.source})"
     )
-    backend = load_backend(args.model, adapter=args.adapter)
+    backend = load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
     sites = parse_sites(args.sites, backend.n_layers)
     if args.quick:
         sites = sites[:: max(1, len(sites) // 6)]
-    cache = StageCache(args.out, force=args.force, say=say)
+    dtype = str(backend.dtype).removeprefix("torch.")
+    say(f"model: {backend.model_id} ({backend.name} adapter, {dtype})")
+    cache = StageCache(
+        args.out, force=args.force, say=say, context={"dtype": dtype, "adapter": backend.name}
+    )
     context: dict[str, Any] = {"backend": backend, "corpus": corpus, "sites": sites, "args": args}
     results: dict[str, Any] = {}
     for name, make in stages():
@@ -96,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _page(args: argparse.Namespace, backend: Any, results: dict[str, Any], headline: dict) -> str:
+    import torch
+
     from emovec.pipeline._results_page import fenced, read_text, results_markdown
 
     out = Path(args.out)
@@ -123,8 +129,15 @@ def _page(args: argparse.Namespace, backend: Any, results: dict[str, Any], headl
         body = read_text(out / results["report"]["summary_file"])
         sections["Validation report"] = body.split("\n", 1)[1] if body.startswith("#") else body
     seconds = {name: r.get("seconds", "cached") for name, r in results.items()}
+    vec = results.get("vectors", {})
+    if vec.get("tokens_per_s"):
+        seconds["vectors stage read"] = (
+            f"{vec['tokens']} tokens at {vec['tokens_per_s']:.0f} tokens/s"
+        )
     return results_markdown(
         model=backend.model_id,
+        run_settings=f"{backend.name} adapter, {str(backend.dtype).removeprefix('torch.')},"
+        f" {torch.get_num_threads()} torch threads",
         command=command,
         headline=headline,
         seconds=seconds,

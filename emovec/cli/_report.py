@@ -105,7 +105,7 @@ def run_report(args: argparse.Namespace) -> int:
             where, per_emotion=args.per_emotion, max_neutral=args.max_neutral
         )
         corpus = (list(stories), list(neutral) or None)
-    backend = emovec.load_backend(args.model, adapter=args.adapter)
+    backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
     try:
         vectors.check(backend, allow_mismatch=args.allow_mismatch)
     except ModelMismatchError as err:

@@ -87,7 +87,7 @@ def run_score(args: argparse.Namespace) -> int:
     calibration = None
     if args.calibration is not None or cal_path.exists():
         calibration = Calibration.load(cal_path).check(vectors)
-    backend = emovec.load_backend(args.model, adapter=args.adapter)
+    backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
     vectors.check(backend)
     sites = None if args.sites is None else emovec.parse_sites(args.sites, backend.n_layers)
     summary = score_corpus(

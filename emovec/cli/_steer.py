@@ -171,7 +171,7 @@ def _load(args: argparse.Namespace, names: Any = ()) -> tuple[Any, Any]:
             vectors.index(name)
     except KeyError as err:
         raise _unknown_name(err) from None
-    backend = emovec.load_backend(args.model, adapter=args.adapter)
+    backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
     vectors.check(backend, allow_mismatch=args.allow_mismatch)
     return vectors, backend
 

@@ -346,6 +346,7 @@ def build_vectors(
             "shipped_as": source.get("shipped_as"),
         },
         "adapter": getattr(backend, "name", None),
+        "dtype": _dtype_of(backend),
         "d_model": int(backend.d_model),
         "n_layers": int(backend.n_layers),
         "sites": [str(s) for s in sites],
@@ -431,6 +432,12 @@ def extract_vectors(
     )
     corpus = {**(corpus_info or {}), **corpus}
     return build_vectors(backend, story_stats, neutral_stats, recipe, corpus)
+
+
+def _dtype_of(backend: Any) -> str | None:
+    """The forward's floating-point type ("float32", "bfloat16"), if the backend says."""
+    dtype = getattr(backend, "dtype", None)
+    return None if dtype is None else str(dtype).removeprefix("torch.")
 
 
 def _version() -> str:

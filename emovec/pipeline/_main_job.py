@@ -1,6 +1,7 @@
 """The stages of `emovec replicate`, each a function of its inputs writing under the run folder."""
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ def identity(ctx: Context) -> dict[str, Any]:
         "model": backend.model_id,
         "weights": (getattr(backend, "source", {}) or {}).get("weights_sha256"),
         "adapter": backend.name,
+        "dtype": str(backend.dtype).removeprefix("torch."),
         "sites": [str(s) for s in ctx["sites"]],
     }
 
@@ -38,6 +40,7 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         from emovec.report import heldout_numbers
         from emovec.vectors import write_atomic
 
+        start = time.perf_counter()
         held = heldout_identification(
             ctx["backend"],
             corpus.stories,
@@ -57,7 +60,11 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         write_atomic(out / numbers, (json.dumps(heldout_numbers(held), indent=2) + "\n").encode())
         (out / "vectors" / "heldout.txt").write_text(held.table() + "\n")
         best = held.best
+        seconds = time.perf_counter() - start
+        tokens = _tokens_read(ctx["backend"], corpus, RECIPE.get("max_tokens"))
         return {
+            "tokens": tokens,
+            "tokens_per_s": round(tokens / seconds, 1),
             "bundle_file": str(path),
             "heldout_file": str(numbers),
             "digest": bundle_digest(held.vectors),
@@ -74,6 +81,14 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         }
 
     return Stage("vectors", inputs, run)
+
+
+def _tokens_read(backend: Any, corpus: Any, max_tokens: int | None) -> int:
+    """Tokens the vectors stage reads (stories, and dialogues cut at `max_tokens`); counted for
+    its throughput on the results page, a second of tokenising against minutes of forwards."""
+    cap = max_tokens or 10**9
+    texts = [r.text for r in corpus.stories] + [r.text for r in corpus.neutral]
+    return sum(min(len(ids), cap) for ids in backend.tokenizer(texts)["input_ids"])
 
 
 def validation_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:

@@ -43,6 +43,7 @@ def results_markdown(
     headline: Mapping[str, Any],
     seconds: Mapping[str, Any],
     sections: Mapping[str, str],
+    run_settings: str = "",
 ) -> str:
     """The page: headline table (ours | paper), stage timings, then each stage's own text.
 
@@ -55,7 +56,8 @@ def results_markdown(
     lines = [
         "# Results on the default model (generated)",
         "",
-        f"Written by `{command}` from its own outputs; do not edit by hand. Model: `{model}`.",
+        f"Written by `{command}` from its own outputs; do not edit by hand. Model: `{model}`"
+        + (f" ({run_settings})." if run_settings else "."),
         "The paper's figures come from a far larger model; a 135M-parameter model is expected to",
         "fall short of some of them, and the verdicts below say where it does.",
         "",

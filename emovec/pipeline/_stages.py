@@ -60,11 +60,32 @@ class Stage:
 class StageCache:
     """Runs stages under `out`, skipping those whose key and files are unchanged."""
 
-    def __init__(self, out: Path, *, force: bool = False, say: Callable[[str], None] = print):
+    def __init__(
+        self,
+        out: Path,
+        *,
+        force: bool = False,
+        say: Callable[[str], None] = print,
+        context: Mapping[str, Any] | None = None,
+    ):
         self.out = Path(out)
         self.force = force
         self.say = say
+        self.context = dict(context or {})  # recorded with every event (e.g. dtype, adapter)
         (self.out / "stages").mkdir(parents=True, exist_ok=True)
+
+    def _event(self, name: str, status: str, outputs: Mapping[str, Any]) -> None:
+        """One line per stage in `<out>/events.jsonl`: what ran, how long, and its throughput."""
+        event = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "stage": name,
+            "status": status,
+            "seconds": outputs.get("seconds"),
+            **{k: outputs[k] for k in ("tokens", "tokens_per_s") if k in outputs},
+            **self.context,
+        }
+        with open(self.out / "events.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(event, default=str) + "\n")
 
     def _record(self, name: str) -> Path:
         return self.out / "stages" / f"{name}.json"
@@ -82,6 +103,7 @@ class StageCache:
     def run(self, stage: Stage) -> Mapping[str, Any]:
         if not self.force and (hit := self.cached(stage)) is not None:
             self.say(f"[{stage.name}] unchanged inputs: reusing {self._record(stage.name)}")
+            self._event(stage.name, "cached", {})
             return hit
         self.say(f"[{stage.name}] running")
         start = time.perf_counter()
@@ -98,4 +120,5 @@ class StageCache:
         tmp.write_text(json.dumps(record, indent=2, default=str))
         os.replace(tmp, self._record(stage.name))
         self.say(f"[{stage.name}] done in {outputs['seconds']} s")
+        self._event(stage.name, "ran", outputs)
         return outputs
