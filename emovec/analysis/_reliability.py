@@ -104,8 +104,8 @@ def split_half_agreement(
     Example:
         >>> g = torch.Generator().manual_seed(0)
         >>> a = torch.randn(6, 32, generator=g, dtype=torch.float64)
-        >>> [round(x, 3) for x in split_half_agreement(a, 2 * a)]
-        [1.0, 1.0, 1.0]
+        >>> tuple(round(x, 3) for x in split_half_agreement(a, 2 * a))
+        (1.0, 1.0, 1.0)
     """
     if a.shape != b.shape or a.ndim != 2 or a.shape[0] < 3:
         raise ValueError(

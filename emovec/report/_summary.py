@@ -32,7 +32,7 @@ def summarize(numbers: dict[str, Any]) -> tuple[tuple[str, Any, Any, str], ...]:
         rows.append((f"held-out top-1 at {held['best_site']}", held["best_top1"], None, "info"))
         if lex := held.get("lexical"):
             rows.append(("held-out top-1, words alone (no model)", lex["top1"], None, "info"))
-        best = next((r for r in held["rows"] if r["site"] == held["best_site"]), None)
+        best = next((r for r in held.get("rows", ()) if r["site"] == held["best_site"]), None)
         if best and best.get("template_top1") is not None:
             rows.append(("held-out top-1, template control", best["template_top1"], None, "info"))
         if rel := held.get("reliability"):

@@ -39,7 +39,9 @@ def test_bf16_story_means_track_float32_and_adapters_agree(pair):
     # float32: bit-identical across adapters (as everywhere else in the suite).
     assert torch.equal(means["float32", "hf"], means["float32", "transformer_lens"])
     # bfloat16 vs float32 per-text means: cosine >= 0.995 at every site.
-    cos = torch.nn.functional.cosine_similarity(means["bfloat16", "hf"], means["float32", "hf"], dim=-1)
+    cos = torch.nn.functional.cosine_similarity(
+        means["bfloat16", "hf"], means["float32", "hf"], dim=-1
+    )
     assert float(cos.min()) >= 0.995, cos
     # bfloat16 across adapters: within 1% of the mean's norm.
     a, b = means["bfloat16", "hf"], means["bfloat16", "transformer_lens"]

@@ -70,7 +70,10 @@ def test_templates_flag_writes_the_control_equal_to_template_vectors(
 
     out = tmp_path / "tmpl"
     argv = ["extract", "--model", str(model_dir), "--corpus", str(corpus), "--out", str(out)]
-    assert emovec_main([*argv, "--sites", "0:2", "--templates", "--quiet"]) == 0
+    # float32 on both paths: the CLI's default `--dtype auto` may pick bfloat16 on this CPU.
+    assert (
+        emovec_main([*argv, "--sites", "0:2", "--templates", "--quiet", "--dtype", "float32"]) == 0
+    )
     ev = EmotionVectors.load(out / "emotion_vectors.safetensors")
     assert ev.metadata["control"]["kind"] == "templates"
     from emovec.extract import TEMPLATES
