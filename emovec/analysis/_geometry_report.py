@@ -26,7 +26,8 @@ from emovec.catalogue import AffectNorms, load_norms
 from emovec.ops import ConfidenceInterval, bootstrap_ci, pca, spearman
 from emovec.vectors import EmotionVectors
 
-from ._readout import loo_ridge_r
+from ._readout import loo_ridge_predictions
+from ._valence import pearson
 
 RATINGS = ("valence", "arousal")
 VARIANCE_LEVELS = (0.5, 0.8)
@@ -391,9 +392,11 @@ def geometry_report(
                 correlations.append(
                     Correlation(pc + 1, name, p.estimate, p.low, p.high, s.estimate, s.low, s.high)
                 )
-        readout = (
-            {name: loo_ridge_r(x[rows], columns[name]) for name in RATINGS} if readout_r else {}
-        )
+        readout = {}
+        if readout_r:  # both ratings share each fold's decomposition
+            targets = torch.stack([columns[name] for name in RATINGS], dim=1)
+            predicted = loo_ridge_predictions(x[rows], targets)
+            readout = {n: pearson(predicted[:, i], targets[:, i]) for i, n in enumerate(RATINGS)}
         sites.append(
             SiteGeometry(
                 site,

@@ -19,34 +19,37 @@ ALPHAS = (1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0, 10.0)
 
 
 def _inner_loo_errors(
-    gram: Float[Tensor, "n n"], y: Float[Tensor, " n"], alphas: Float[Tensor, " a"]
-) -> Float[Tensor, " a"]:
-    """Leave-one-out squared error of kernel ridge (centred data) for each penalty, closed form.
+    evals: Float[Tensor, "fold m"],
+    evecs: Float[Tensor, "fold m m"],
+    y: Float[Tensor, "fold m t"],
+    alphas: Float[Tensor, "fold a"],
+) -> Float[Tensor, "fold a t"]:
+    """Leave-one-out squared error of kernel ridge (centred data) per fold, penalty and target.
 
     With the hat matrix H = K (K + a I)^-1, the leave-one-out residual of row i is
-    (y_i - (H y)_i) / (1 - H_ii); one eigendecomposition serves every penalty.
+    (y_i - (H y)_i) / (1 - H_ii); one eigendecomposition per fold serves every penalty.
     """
-    evals, evecs = torch.linalg.eigh(gram)
-    evals = evals.clamp(min=0)
-    proj = evecs.T @ y
-    errors = []
-    for a in alphas:
-        shrink = evals / (evals + a)
-        fitted = evecs @ (shrink * proj)
-        hat_diag = (evecs**2) @ shrink
-        resid = (y - fitted) / (1 - hat_diag).clamp(min=1e-9)
-        errors.append((resid**2).mean())
-    return torch.stack(errors)
+    proj = torch.einsum("fmk,fmt->fkt", evecs, y)  # evecs^T y
+    shrink = evals[:, None, :] / (evals[:, None, :] + alphas[:, :, None])  # [fold, a, m]
+    fitted = torch.einsum("fmk,fak,fkt->famt", evecs, shrink, proj)
+    hat_diag = torch.einsum("fmk,fak->fam", evecs**2, shrink)
+    resid = (y[:, None] - fitted) / (1 - hat_diag).clamp(min=1e-9)[..., None]
+    return (resid**2).mean(2)
 
 
 def loo_ridge_predictions(
-    x: Float[Tensor, "n d"], y: Float[Tensor, " rows"], *, alphas: tuple[float, ...] = ALPHAS
-) -> Float[Tensor, " n"]:
+    x: Float[Tensor, "n d"],
+    y: Float[Tensor, " rows *targets"],
+    *,
+    alphas: tuple[float, ...] = ALPHAS,
+) -> Float[Tensor, " n *targets"]:
     """Each row's prediction from a ridge regression fitted on the other rows.
 
     Within each fold the features and targets are centred on the training rows, and the penalty
     is the one with the smallest inner leave-one-out error (relative to the mean of the Gram
-    diagonal, so it does not depend on the vectors' scale).
+    diagonal, so it does not depend on the vectors' scale). All folds are solved at once, and
+    `y` may hold several targets as columns (`[n, t]`; each gets its own penalty), which share
+    the folds' decompositions.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -55,27 +58,35 @@ def loo_ridge_predictions(
         >>> float(torch.corrcoef(torch.stack([loo_ridge_predictions(x, y), y]))[0, 1]) > 0.99
         True
     """
-    if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"x must be [n, d] and y [n]; got {tuple(x.shape)} and {tuple(y.shape)}.")
+    if x.ndim != 2 or y.ndim not in (1, 2) or x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"x must be [n, d] and y [n] or [n, t]; got {tuple(x.shape)} and {tuple(y.shape)}."
+        )
     n = x.shape[0]
     if n < 4:
         raise ValueError(f"A leave-one-out readout needs at least 4 rows, got {n}.")
     if not (bool(torch.isfinite(x).all()) and bool(torch.isfinite(y).all())):
         raise ValueError("x and y must be finite (no NaN or Inf).")
-    x, y = x.double(), y.double()
-    out = torch.empty(n, dtype=torch.float64)
-    for i in range(n):
-        keep = torch.arange(n) != i
-        xt, yt = x[keep], y[keep]
-        mx, my = xt.mean(0), yt.mean()
-        xc, yc = xt - mx, yt - my
-        gram = xc @ xc.T
-        scale = float(gram.diagonal().mean()) or 1.0
-        grid = torch.tensor(alphas, dtype=torch.float64) * scale
-        best = grid[int(_inner_loo_errors(gram, yc, grid).argmin())]
-        coef = torch.linalg.solve(gram + best * torch.eye(n - 1, dtype=torch.float64), yc)
-        out[i] = my + (x[i] - mx) @ (xc.T @ coef)
-    return out
+    single = y.ndim == 1
+    x, y = x.double(), (y[:, None] if single else y).double()
+    # Fold i keeps every row but i: index [fold, m] with m = n - 1.
+    keep = torch.stack([torch.cat([torch.arange(i), torch.arange(i + 1, n)]) for i in range(n)])
+    xt, yt = x[keep], y[keep]  # [fold, m, d], [fold, m, t]
+    mx, my = xt.mean(1), yt.mean(1)
+    xc, yc = xt - mx[:, None, :], yt - my[:, None, :]
+    gram = xc @ xc.mT  # [fold, m, m]
+    evals, evecs = torch.linalg.eigh(gram)
+    evals = evals.clamp(min=0)
+    scale = gram.diagonal(dim1=1, dim2=2).mean(1).clamp(min=1e-300)
+    grid = torch.tensor(alphas, dtype=torch.float64)[None, :] * scale[:, None]  # [fold, a]
+    errors = _inner_loo_errors(evals, evecs, yc, grid)  # [fold, a, t]
+    best = grid.gather(1, errors.argmin(1))  # [fold, t]
+    # coef = (K + a I)^-1 yc in the eigenbasis; prediction = my + (x_i - mx) xc^T coef.
+    proj = torch.einsum("fmk,fmt->fkt", evecs, yc) / (evals[:, :, None] + best[:, None, :])
+    coef = torch.einsum("fmk,fkt->fmt", evecs, proj)
+    weights = torch.einsum("fmd,fmt->fdt", xc, coef)
+    out = my + torch.einsum("fd,fdt->ft", x - mx, weights)
+    return out[:, 0] if single else out
 
 
 def loo_ridge_r(x: Float[Tensor, "n d"], y: Float[Tensor, " rows"]) -> float:

@@ -68,3 +68,12 @@ def test_bad_input_names_the_problem():
     bad[0, 0] = float("nan")
     with pytest.raises(ValueError, match="finite"):
         loo_ridge_r(bad, torch.zeros(24))
+
+
+def test_several_targets_equal_one_at_a_time():
+    x, g = _data(5)
+    ys = torch.randn(24, 3, generator=g, dtype=torch.float64)
+    ys[:, 0] += x[:, 2]
+    together = loo_ridge_predictions(x, ys)
+    for i in range(3):
+        torch.testing.assert_close(together[:, i], loo_ridge_predictions(x, ys[:, i]))

@@ -82,16 +82,44 @@ def test_missing_pieces_are_named(tmp_path):
         load_corpus(tmp_path)
 
 
-def test_the_shipped_corpus_covers_every_emotion():
+def test_the_shipped_corpus_covers_every_emotion_on_the_same_topics():
     corpus = load_corpus()
-    counts = [len(v) for v in corpus.by_emotion().values()]
+    groups = corpus.by_emotion()
     assert set(corpus.emotions) == set(Catalogue.default())
-    assert min(counts) >= 8 and statistics.median(counts) >= 8
-    assert len(corpus.neutral) >= 200
+    topics = {e: [r.topic for r in records] for e, records in groups.items()}
+    first = sorted(next(iter(topics.values())))
+    assert len(first) >= 12 and len(set(first)) == len(first)
+    # Fully crossed: every emotion told once on each of the same topics.
+    assert all(sorted(t) == first for t in topics.values())
+    from emovec.catalogue import default_topics
+
+    shipped_topics = set(default_topics())
+    assert set(first) <= shipped_topics
+    assert len(corpus.stories) >= 2052 and len(corpus.neutral) >= 240
     gen = corpus.manifest["generation"]
-    assert gen["model_id"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and gen["adapter"] == "hf"
-    assert all(r.generator == gen["model_id"] for r in corpus)
+    assert gen["authorship"] == "hand-written" and gen["model_id"] is None
+    assert all(r.generator == "hand-written" for r in corpus)
     assert all(r.text.startswith("Human: ") for r in corpus.neutral)
+    assert corpus.manifest["content_hash"] == corpus.content_hash
+
+
+def test_shipped_stories_keep_the_brief():
+    from emovec.corpus import FilterSettings, Screen, leaked
+    from emovec.corpus._filters import words
+
+    corpus = load_corpus()
+    screen = Screen(FilterSettings(min_words=40))
+    for record in corpus:
+        reason = screen(record.text, kind=record.kind, emotion=record.emotion)
+        assert reason is None, (record.id, reason)
+    for emotion, records in corpus.by_emotion().items():
+        persons = statistics.multimode(r.meta["person"] for r in records)
+        assert len(persons) == 2, f"{emotion}: first and third person not balanced"
+        for r in records:
+            assert leaked(r.text, emotion) is None, r.id
+            assert 70 <= len(words(r.text)) <= 130, r.id
+    openings = [" ".join(words(r.text)[:4]) for r in corpus.stories]
+    assert len(set(openings)) == len(openings), "two stories open alike"
 
 
 def test_subsample_picks_evenly_and_records_itself():
