@@ -126,6 +126,36 @@ class SiteResult:
     recall: float
     alerts_pressure: int
     alerts_neutral: int
+    auroc_low: float | None = None  # 95% bootstrap interval (prompts resampled within class)
+    auroc_high: float | None = None
+
+
+def auroc_interval(
+    scores: "Sequence[float] | np.ndarray",
+    positive: "Sequence[bool] | np.ndarray",
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the AUROC, resampling prompts within each class.
+
+    Example:
+        >>> lo, hi = auroc_interval([0.1, 0.2, 0.3, 0.9, 0.8, 0.25], [0, 0, 0, 1, 1, 1])
+        >>> 0.0 <= lo <= hi <= 1.0
+        True
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(positive, dtype=bool)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    a = pos[rng.integers(0, len(pos), (n_resamples, len(pos)))]
+    b = neg[rng.integers(0, len(neg), (n_resamples, len(neg)))]
+    greater = (a[:, :, None] > b[:, None, :]).mean((1, 2))
+    ties = (a[:, :, None] == b[:, None, :]).mean((1, 2))
+    values = greater + 0.5 * ties
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
 @dataclass
@@ -162,13 +192,22 @@ class Evaluation:
         return write_atomic(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
 
     def table(self) -> str:
-        lines = [f"{'site':16s} {'AUROC':>6s} {'z>':>6s} {'prec':>6s} {'recall':>6s}  alerts p/n"]
+        lines = [
+            f"{'site':16s} {'AUROC':>6s} {'95% CI':>14s} {'z>':>6s} {'prec':>6s} {'recall':>6s}"
+            "  alerts p/n"
+        ]
         for r in self.sites:
             prec = "  n/a" if r.precision is None else f"{r.precision:6.2f}"
+            ci = "" if r.auroc_low is None else f"[{r.auroc_low:.2f}, {r.auroc_high:.2f}]"
             lines.append(
-                f"{r.site:16s} {r.auroc:6.3f} {r.threshold:6.2f} {prec:>6s} {r.recall:6.2f}"
-                f"  {r.alerts_pressure}/{r.alerts_neutral}"
+                f"{r.site:16s} {r.auroc:6.3f} {ci:>14s} {r.threshold:6.2f} {prec:>6s}"
+                f" {r.recall:6.2f}  {r.alerts_pressure}/{r.alerts_neutral}"
             )
+        n_pos = sum(label == "pressure" for label in self.labels)
+        lines.append(
+            f"{n_pos} pressure and {len(self.labels) - n_pos} neutral prompts; CI: percentile"
+            " bootstrap over prompts within each class"
+        )
         return "\n".join(lines)
 
     def plot(self, stem: "str | os.PathLike[str]") -> list[Path]:
@@ -214,7 +253,12 @@ class Evaluation:
 
 
 def site_result(
-    site: str, scores: Sequence[float], positive: Sequence[bool], threshold: float
+    site: str,
+    scores: Sequence[float],
+    positive: Sequence[bool],
+    threshold: float,
+    *,
+    interval: bool = False,
 ) -> SiteResult:
     """AUROC, and precision/recall of alerting at `score > threshold`.
 
@@ -226,6 +270,7 @@ def site_result(
     y = np.asarray(positive, dtype=bool)
     alert = s > threshold
     tp, fp = int((alert & y).sum()), int((alert & ~y).sum())
+    low, high = auroc_interval(s, y) if interval else (None, None)
     return SiteResult(
         site,
         auroc(s, y),
@@ -234,6 +279,8 @@ def site_result(
         tp / max(int(y.sum()), 1),
         tp,
         fp,
+        low,
+        high,
     )
 
 
@@ -319,7 +366,7 @@ def evaluate(
         null = score(list(null_prompts), "held-out neutral")
         cuts = {k: float(np.quantile(v, 1 - false_alarm)) for k, v in null.items()}
     positive = [label == "pressure" for label in labels]
-    results = [site_result(k, v, positive, cuts[k]) for k, v in per_site.items()]
+    results = [site_result(k, v, positive, cuts[k], interval=True) for k, v in per_site.items()]
     return Evaluation(
         results,
         per_site,

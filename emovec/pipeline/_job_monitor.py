@@ -108,7 +108,13 @@ def monitor_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
             "auroc_default": at_default.auroc,
             "alerts": alerts,
             "headline": {
-                "monitor AUROC (default site)": f"{at_default.auroc:.3f} at {site}"
+                "monitor AUROC (default site)": f"{at_default.auroc:.3f}"
+                + (
+                    ""
+                    if at_default.auroc_low is None
+                    else f" [{at_default.auroc_low:.2f}, {at_default.auroc_high:.2f}]"
+                )
+                + f" at {site}"
                 f" (best {best.auroc:.3f} at {best.site}; floor 0.9)",
                 "monitor demo": f"{len(alerts)} alert(s) on the escalating prompt"
                 + (f", first at step {alerts[0]['step']}" if alerts else ""),

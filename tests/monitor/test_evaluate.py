@@ -168,3 +168,20 @@ def test_evaluate_needs_both_labels(tiny_backends):
     both = [EvalPrompt("a", "neutral", "hi"), EvalPrompt("b", "pressure", "help")]
     with pytest.raises(ValueError, match="disjoint"):
         evaluate(tiny_backends["hf"], vectors, cal, both, null_prompts=["hi"])
+
+
+def test_auroc_interval_brackets_the_estimate_and_narrows_with_data():
+    import numpy as np
+
+    from emovec.monitor._evaluate import auroc, auroc_interval
+
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (10, 200):
+        pos, neg = rng.normal(1.0, 1.0, n), rng.normal(0.0, 1.0, n)
+        scores, labels = np.concatenate([pos, neg]), np.array([True] * n + [False] * n)
+        lo, hi = auroc_interval(scores, labels)
+        assert lo <= auroc(scores, labels) <= hi
+        widths.append(hi - lo)
+    assert widths[1] < widths[0] / 2
+    assert auroc_interval([2.0, 3.0, 0.0, 1.0], [True, True, False, False]) == (1.0, 1.0)
