@@ -55,6 +55,7 @@ class SplitHalfReliability:
     rows: tuple[SiteReliability, ...]
     halves: tuple[tuple[str, ...], tuple[str, ...]]
     n_emotions: int
+    bundles: tuple[Any, ...] = ()  # the two halves' `EmotionVectors`, for further comparison
 
     @property
     def best(self) -> SiteReliability:
@@ -184,14 +185,17 @@ class TopicHalves:
                 " reliability needs at least 3 (a corpus with topics crossed with emotions)."
             )
         bundles = [
-            build_vectors(backend, _restrict(s, both), neutral_stats, recipe, {})
-            for s in self.stats
-        ]
+            build_vectors(
+                backend, _restrict(s, both), neutral_stats, recipe,
+                {"split_half": name, "topics": list(topics)},
+            )
+            for s, name, topics in zip(self.stats, "ab", self.halves, strict=True)
+        ]  # fmt: skip
         rows = tuple(
             SiteReliability(site, *split_half_agreement(bundles[0].at(site), bundles[1].at(site)))
             for site in bundles[0].sites
         )
-        return SplitHalfReliability(rows, self.halves, len(both))
+        return SplitHalfReliability(rows, self.halves, len(both), tuple(bundles))
 
 
 def _restrict(stats: StoryStatistics, keep: Sequence[str]) -> StoryStatistics:

@@ -59,6 +59,9 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         numbers = Path("vectors") / "heldout.json"
         write_atomic(out / numbers, (json.dumps(heldout_numbers(held), indent=2) + "\n").encode())
         (out / "vectors" / "heldout.txt").write_text(held.table() + "\n")
+        if held.reliability is not None:  # each topic half's vectors: the noise yardstick
+            for name, half in zip(("a", "b"), held.reliability.bundles, strict=True):
+                half.save(out / "vectors" / f"half_{name}.safetensors")
         best = held.best
         seconds = time.perf_counter() - start
         tokens = _tokens_read(ctx["backend"], corpus, RECIPE.get("max_tokens"))
