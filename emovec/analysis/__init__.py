@@ -43,6 +43,8 @@ from ._similarity import Similarity as Similarity
 from ._similarity import plot_similarity as plot_similarity
 from ._similarity import similarity as similarity
 from ._similarity import valence_pairs as valence_pairs
+from ._speaker import SpeakerReport as SpeakerReport
+from ._speaker import speaker_report as speaker_report
 from ._stimuli import Family as Family
 from ._stimuli import Scenario as Scenario
 from ._stimuli import load_families as load_families
@@ -73,6 +75,8 @@ __all__ = [
     "layer_rsa",
     "LayerRSA",
     "lens_table",
+    "SpeakerReport",
+    "speaker_report",
     "SiteReliability",
     "SplitHalfReliability",
     "split_half_agreement",

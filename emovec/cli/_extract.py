@@ -39,7 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="corpus folder (emovec corpus), JSONL file or folder of *.jsonl (default: shipped)",
     )
     parser.add_argument(
-        "--start-token", type=int, default=50, help="average from this token on (default 50)"
+        "--start-token",
+        type=int,
+        default=None,
+        help="average from this token on (default 50 for stories, 4 for --kind speaker and"
+        " deflection, whose turns are short)",
     )
     parser.add_argument(
         "--neutral-variance",
@@ -66,6 +70,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write the template control instead: vectors from sentences that only name each"
         ' of the corpus\'s emotions ("She felt {emotion}." ...), same recipe and neutral texts',
+    )
+    parser.add_argument(
+        "--kind",
+        choices=("emotion", "speaker", "deflection"),
+        default="emotion",
+        help="emotion: story vectors (default); speaker: present- and other-speaker vectors from"
+        " dialogues with an emotion per speaker; deflection: felt-but-hidden emotions, orthogonal"
+        " to the story vectors (needs --story-vectors)",
+    )
+    parser.add_argument(
+        "--dialogues",
+        type=Path,
+        help="JSONL of dialogues for --kind speaker/deflection (default: the shipped set)",
+    )
+    parser.add_argument(
+        "--story-vectors",
+        type=Path,
+        help="story bundle whose subspace --kind deflection removes",
+    )
+    parser.add_argument(
+        "--story-variance",
+        type=float,
+        default=0.99,
+        help="variance of the story vectors whose PCs are removed from deflection vectors"
+        " (default 0.99)",
     )
     parser.add_argument(
         "--checkpoint-every", type=int, default=20, help="batches between checkpoints (default 20)"
@@ -183,6 +212,10 @@ def run_extract(args: argparse.Namespace) -> int:
     from emovec.extract import extract_vectors, field_of, template_vectors
 
     args = apply_config(args, args._defaults)
+    if args.kind != "emotion":
+        from ._dialogue_kinds import run_dialogue_kind
+
+        return run_dialogue_kind(args)
     out = bundle_path(args.out)
     checkpoint = out.with_name(out.stem + ".checkpoint.safetensors")
     if out.exists() and not args.force:
@@ -205,7 +238,7 @@ def run_extract(args: argparse.Namespace) -> int:
     backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
     recipe: dict[str, Any] = dict(
         sites=args.sites,
-        start=args.start_token,
+        start=50 if args.start_token is None else args.start_token,
         neutral_variance=args.neutral_variance,
         pca_mode=args.pca_mode,
         batch_tokens=args.batch_tokens,

@@ -6,6 +6,8 @@ judging each text with the filters (`Screen`) as it arrives; `finalize` merges t
 settings and a content hash; `load_corpus` reads a corpus back (the shipped default if no path).
 """
 
+from ._dialogues import DIALOGUE_KINDS as DIALOGUE_KINDS
+from ._dialogues import load_dialogues as load_dialogues
 from ._filters import REASONS as REASONS
 from ._filters import FilterSettings as FilterSettings
 from ._filters import Screen as Screen
@@ -40,6 +42,7 @@ __all__ = [
     "PROMPT_VERSION",
     "REASONS",
     "Corpus",
+    "DIALOGUE_KINDS",
     "FilterSettings",
     "GenerationSettings",
     "Job",
@@ -58,6 +61,7 @@ __all__ = [
     "generate_corpus",
     "leak_forms",
     "leaked",
+    "load_dialogues",
     "load_corpus",
     "neutral_questions",
     "not_dialogue",

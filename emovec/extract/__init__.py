@@ -19,6 +19,11 @@ from ._checkpoint import CheckpointMismatchError as CheckpointMismatchError
 from ._control import TEMPLATES as TEMPLATES
 from ._control import template_records as template_records
 from ._control import template_vectors as template_vectors
+from ._dialogue import RoleMeans as RoleMeans
+from ._dialogue import RoleMoments as RoleMoments
+from ._dialogue import capture_role_means as capture_role_means
+from ._dialogue import role_tokens as role_tokens
+from ._dialogue import turn_spans as turn_spans
 from ._recipe import Recipe as Recipe
 from ._recipe import build_vectors as build_vectors
 from ._recipe import collect_statistics as collect_statistics
@@ -30,10 +35,19 @@ from ._recipe import finish_vectors as finish_vectors
 from ._recipe import neutral_components as neutral_components
 from ._recipe import neutral_items as neutral_items
 from ._recipe import story_items as story_items
+from ._speaker import DeflectionVectors as DeflectionVectors
+from ._speaker import SpeakerVectors as SpeakerVectors
+from ._speaker import deflection_vectors as deflection_vectors
+from ._speaker import speaker_vectors as speaker_vectors
+from ._speaker import story_subspace as story_subspace
 
 __all__ = [
     "TEMPLATES",
     "Checkpoint",
+    "DeflectionVectors",
+    "RoleMeans",
+    "RoleMoments",
+    "SpeakerVectors",
     "CheckpointMismatchError",
     "Item",
     "NeutralStatistics",
@@ -43,7 +57,9 @@ __all__ = [
     "TokenMoments",
     "bucket",
     "build_vectors",
+    "capture_role_means",
     "capture_stream",
+    "deflection_vectors",
     "collect_statistics",
     "corpus_summary",
     "emotion_directions",
@@ -52,7 +68,11 @@ __all__ = [
     "finish_vectors",
     "neutral_components",
     "neutral_items",
+    "role_tokens",
+    "speaker_vectors",
+    "story_subspace",
     "story_items",
     "template_records",
     "template_vectors",
+    "turn_spans",
 ]

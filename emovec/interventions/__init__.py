@@ -10,6 +10,8 @@ effects), `specificity` (steer i, read j), and the behavioural suites `preferenc
 `.summary()`, `.save(folder)` (JSON and PNG/SVG plots).
 """
 
+from ._denial import DenialCheck as DenialCheck
+from ._denial import denial_check as denial_check
 from ._directions import span_basis as span_basis
 from ._dose import GENERATION_PROMPTS as GENERATION_PROMPTS
 from ._dose import NEUTRAL_TEXTS as NEUTRAL_TEXTS
@@ -52,6 +54,8 @@ from ._suites import load_situations as load_situations
 from ._suites import suite_path as suite_path
 
 __all__ = [
+    "DenialCheck",
+    "denial_check",
     "GENERATION_PROMPTS",
     "KL",
     "NEUTRAL_TEXTS",

@@ -1,0 +1,94 @@
+"""`emovec extract --kind speaker|deflection`: vectors from the dialogue sets."""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from emovec.vectors import write_atomic
+
+
+def run_dialogue_kind(args: argparse.Namespace) -> int:
+    import emovec
+    from emovec.corpus import load_corpus, load_dialogues
+
+    out = Path(args.out)
+    if out.suffix == ".safetensors":
+        raise ValueError(f"--kind {args.kind} writes several files: give --out a folder.")
+    targets = {
+        "speaker": ["present_speaker.safetensors", "other_speaker.safetensors", "speaker.json"],
+        "deflection": ["deflection.safetensors", "deflection.json"],
+    }[args.kind]
+    if any((out / t).exists() for t in targets) and not args.force:
+        raise ValueError(
+            f"{out} already holds {args.kind} vectors: pass --force to overwrite them."
+        )
+    story = None
+    if args.kind == "deflection":
+        if args.story_vectors is None:
+            raise ValueError(
+                "--kind deflection needs --story-vectors BUNDLE (story vectors of the same model,"
+                " e.g. runs/replicate/vectors/emotion_vectors.safetensors): their subspace is"
+                " removed from the deflection vectors."
+            )
+        from emovec.vectors import EmotionVectors
+
+        from ._extract import bundle_path
+
+        story = EmotionVectors.load(bundle_path(args.story_vectors))
+    dialogues = load_dialogues(args.kind, args.dialogues)
+    neutral = None
+    if args.neutral_variance > 0:
+        neutral = list(load_corpus(args.corpus).neutral)[: args.max_neutral]
+    started = time.perf_counter()
+    backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
+    if story is not None:
+        story.check(backend)
+    out.mkdir(parents=True, exist_ok=True)
+    common = dict(
+        start=4 if args.start_token is None else args.start_token,
+        neutral_variance=args.neutral_variance,
+        max_tokens=args.max_tokens,
+        progress=not args.quiet,
+    )
+    if args.kind == "speaker":
+        from emovec.analysis import speaker_report
+        from emovec.extract import speaker_vectors
+
+        sv = speaker_vectors(backend, dialogues, neutral, sites=args.sites, **common)
+        sv.present.save(out / "present_speaker.safetensors")
+        sv.other.save(out / "other_speaker.safetensors")
+        report = speaker_report(sv)
+        write_atomic(out / "speaker.json", (json.dumps(report.as_dict(), indent=2) + "\n").encode())
+        write_atomic(out / "speaker.txt", (report.table() + "\n").encode())
+        print(report.table())
+        print(f"wrote {out}/present_speaker.safetensors, other_speaker.safetensors, speaker.txt")
+    else:
+        from emovec.extract import deflection_vectors
+
+        assert story is not None
+        sites = None if args.sites == "all" else args.sites
+        dv = deflection_vectors(
+            backend, dialogues, story, neutral, sites=sites,
+            story_variance=args.story_variance, **common,
+        )  # fmt: skip
+        dv.vectors.save(out / "deflection.safetensors")
+        summary = {"surviving_norm": dv.surviving, "story_components": dv.story_components}
+        write_atomic(out / "deflection.json", (json.dumps(summary, indent=2) + "\n").encode())
+        lines = [
+            f"{'site':16s} {'PCs':>4s} " + " ".join(f"{e[:9]:>9s}" for e in dv.vectors.emotions)
+        ]
+        for site, values in dv.surviving.items():
+            lines.append(
+                f"{site:16s} {dv.story_components[site]:4d} "
+                + " ".join(f"{values[e]:9.3f}" for e in dv.vectors.emotions)
+            )
+        lines.append(
+            "fraction of each deflection vector's norm left after removing the story subspace"
+            f" (PCs explaining {args.story_variance:g} of the story vectors' variance)"
+        )
+        write_atomic(out / "deflection.txt", ("\n".join(lines) + "\n").encode())
+        print("\n".join(lines))
+        print(f"wrote {out}/deflection.safetensors, deflection.txt")
+    print(f"done in {time.perf_counter() - started:.0f} s")
+    return 0
