@@ -10,7 +10,7 @@ from emovec.vectors import write_atomic
 
 def run_dialogue_kind(args: argparse.Namespace) -> int:
     import emovec
-    from emovec.corpus import load_corpus, load_dialogues
+    from emovec.corpus import load_dialogues
 
     out = Path(args.out)
     if out.suffix == ".safetensors":
@@ -39,7 +39,14 @@ def run_dialogue_kind(args: argparse.Namespace) -> int:
     dialogues = load_dialogues(args.kind, args.dialogues)
     neutral = None
     if args.neutral_variance > 0:
-        neutral = list(load_corpus(args.corpus).neutral)[: args.max_neutral]
+        from ._extract import open_corpus
+
+        neutral = list(open_corpus(args.corpus, per_emotion=None, max_neutral=args.max_neutral)[1])
+        if not neutral:
+            raise ValueError(
+                "No neutral texts for denoising in the corpus: pass --neutral-variance 0 or a"
+                " corpus with neutral dialogues."
+            )
     started = time.perf_counter()
     backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
     if story is not None:

@@ -84,3 +84,49 @@ def test_templates_flag_writes_the_control_equal_to_template_vectors(
     direct = template_vectors(backend, ev.emotions, neutral, sites="0:2", progress=False)
     assert direct.emotions == ev.emotions
     torch.testing.assert_close(ev.vectors, direct.vectors, rtol=0, atol=1e-6)
+
+
+def test_extract_kind_speaker_and_deflection(emovec_main, model_dir, corpus, tmp_path, capsys):
+    import random
+
+    from tests.extract.test_speaker import EMOTIONS, dialogue, dialogues
+
+    speaker_file = tmp_path / "speaker.jsonl"
+    speaker_file.write_text("".join(json.dumps(d) + "\n" for d in dialogues()))
+    out = tmp_path / "speaker"
+    base = ["--model", str(model_dir), "--corpus", str(corpus), "--sites", "0:2", "--quiet"]
+    argv = ["extract", "--kind", "speaker", "--dialogues", str(speaker_file), "--out", str(out)]
+    assert emovec_main([*argv, *base, "--dtype", "float32"]) == 0
+    present = EmotionVectors.load(out / "present_speaker.safetensors")
+    other = EmotionVectors.load(out / "other_speaker.safetensors")
+    assert (
+        present.metadata["kind"] == "present-speaker" and other.metadata["kind"] == "other-speaker"
+    )
+    assert json.loads((out / "speaker.json").read_text())["chance"] == pytest.approx(1 / 3)
+    assert emovec_main([*argv, *base]) == 1  # refuses to overwrite without --force
+    assert "--force" in capsys.readouterr().err
+
+    story_dir = tmp_path / "story"
+    assert emovec_main(["extract", "--out", str(story_dir), "--start-token", "4", *base]) == 0
+    rng = random.Random(2)
+    rows = [
+        {**dialogue(rng, f, "neutral", i), "speaker": "human", "felt": f, "shown": s}
+        for i, (f, s) in enumerate((f, s) for f in EMOTIONS for s in EMOTIONS if f != s)
+    ]
+    defl_file = tmp_path / "deflection.jsonl"
+    defl_file.write_text("".join(json.dumps(d) + "\n" for d in rows))
+    dargv = [
+        "extract",
+        "--kind",
+        "deflection",
+        "--dialogues",
+        str(defl_file),
+        "--out",
+        str(tmp_path / "d"),
+    ]
+    assert emovec_main([*dargv, *base]) == 1  # needs --story-vectors
+    assert "--story-vectors" in capsys.readouterr().err
+    assert emovec_main([*dargv, *base, "--story-vectors", str(story_dir)]) == 0
+    dv = EmotionVectors.load(tmp_path / "d" / "deflection.safetensors")
+    assert dv.metadata["kind"] == "deflection" and set(dv.emotions) == set(EMOTIONS)
+    assert "fraction of each deflection vector" in (tmp_path / "d" / "deflection.txt").read_text()

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from emovec import Site
-from emovec.vectors import EmotionVectors
 from emovec.analysis import speaker_report
 from emovec.extract import (
     RoleMoments,
@@ -17,6 +16,7 @@ from emovec.extract import (
     story_subspace,
     turn_spans,
 )
+from emovec.vectors import EmotionVectors
 from tests.extract.conftest import toy_neutral, toy_stories
 
 EMOTIONS = ("joy", "fear", "anger")
@@ -53,8 +53,8 @@ def test_turns_and_token_roles(tokenizer):
     text = "Human: where is the station\nAssistant: two streets north"
     assert [r for r, _, _ in turn_spans(text)] == [0, 1]
     ids, roles = role_tokens(tokenizer, text)
-    human = tokenizer.decode([t for t, r in zip(ids, roles) if r == 0])
-    assistant = tokenizer.decode([t for t, r in zip(ids, roles) if r == 1])
+    human = tokenizer.decode([t for t, r in zip(ids, roles, strict=True) if r == 0])
+    assistant = tokenizer.decode([t for t, r in zip(ids, roles, strict=True) if r == 1])
     assert human.strip() == "where is the station" and assistant.strip() == "two streets north"
     assert -1 in roles  # the "Human:" and "Assistant:" labels belong to no one
     with pytest.raises(ValueError, match="Not a dialogue"):
