@@ -67,8 +67,7 @@ def test_heldout_reports_split_half_from_the_same_pass(backend, stories, neutral
 
 def test_halves_match_vectors_extracted_from_each_half_directly(backend, stories, neutral):
     from emovec.analysis._reliability import TopicHalves
-    from emovec.extract import Recipe, build_vectors, collect_statistics
-    from emovec.extract import extract_vectors
+    from emovec.extract import Recipe, build_vectors, collect_statistics, extract_vectors
 
     result = heldout_identification(
         backend, stories, neutral[:4], sites="1:3", start=4, test_fraction=0.34,
