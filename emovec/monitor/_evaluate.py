@@ -140,7 +140,7 @@ def auroc_interval(
     """95% percentile bootstrap interval of the AUROC, resampling prompts within each class.
 
     Example:
-        >>> lo, hi = auroc_interval([0.1, 0.2, 0.3, 0.9, 0.8, 0.25], [0, 0, 0, 1, 1, 1])
+        >>> lo, hi = auroc_interval([0.1, 0.2, 0.3, 0.9, 0.8, 0.25], [False] * 3 + [True] * 3)
         >>> 0.0 <= lo <= hi <= 1.0
         True
     """
