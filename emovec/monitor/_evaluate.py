@@ -264,7 +264,7 @@ def site_result(
 
     Example:
         >>> site_result("resid_post.1", [0.5, 3.0, 2.5, 1.0], [False, True, True, False], 2.0)
-        SiteResult(site='resid_post.1', auroc=1.0, threshold=2.0, precision=1.0, recall=1.0, alerts_pressure=2, alerts_neutral=0)
+        SiteResult(site='resid_post.1', auroc=1.0, threshold=2.0, precision=1.0, recall=1.0, alerts_pressure=2, alerts_neutral=0, auroc_low=None, auroc_high=None)
     """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(positive, dtype=bool)
