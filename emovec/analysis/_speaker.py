@@ -17,7 +17,7 @@ import torch
 from emovec._site import Site
 from emovec.extract._recipe import emotion_directions, finish_vectors, neutral_components
 from emovec.extract._speaker import SpeakerVectors, _labelled_rows
-from emovec.ops import cosine_matrix, rsa, scores
+from emovec.ops import cosine_matrix, reject, rsa, scores
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class SpeakerSite:
     rsa: float  # Spearman of the two emotion-by-emotion cosine matrices
     heldout_other: float  # top-1: the addressed speaker's emotion from the speaker's tokens
     heldout_present: float  # top-1: the speaker's own emotion
+    heldout_other_clean: float = float("nan")  # other@1 with the own-emotion subspace removed
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class SpeakerReport:
                     "rsa": r.rsa,
                     "heldout_other": r.heldout_other,
                     "heldout_present": r.heldout_present,
+                    "heldout_other_clean": r.heldout_other_clean,
                 }
                 for r in self.rows
             ],
@@ -65,18 +67,21 @@ class SpeakerReport:
     def table(self) -> str:
         lines = [
             f"{'site':16s} {'cos(pres,oth)':>13s} {'max |cos|':>9s} {'RSA':>6s}"
-            f" {'other@1':>8s} {'present@1':>9s}"
+            f" {'other@1':>8s} {'other@1-own':>11s} {'present@1':>9s}"
         ]
         for r in self.rows:
             lines.append(
                 f"{str(r.site):16s} {r.matching_cosine:13.3f} {r.matching_abs_max:9.3f}"
-                f" {r.rsa:6.3f} {r.heldout_other:8.3f} {r.heldout_present:9.3f}"
+                f" {r.rsa:6.3f} {r.heldout_other:8.3f} {r.heldout_other_clean:11.3f}"
+                f" {r.heldout_present:9.3f}"
             )
         lines.append(
             f"{len(self.emotions)} emotions, {self.n_dialogues} dialogues, {self.folds}-fold"
             f" held-out by dialogue; chance@1 = {self.chance:.3f}. cos(pres,oth): mean cosine of"
             " an emotion's present- and other-speaker vectors (the paper: near 0); RSA: Spearman"
-            " of their cosine matrices (the paper: shared structure)."
+            " of their cosine matrices (the paper: shared structure). other@1-own: the addressed"
+            " speaker's emotion with the speaker's own-emotion subspace (the training fold's"
+            " present-speaker directions) projected out of both the tokens and the vectors."
         )
         return "\n".join(lines)
 
@@ -93,8 +98,9 @@ def speaker_report(sv: SpeakerVectors, *, folds: int = 4, seed: int = 0) -> Spea
     random.Random(seed).shuffle(order)
     fold_of = {d: k % folds for k, d in enumerate(order)}
     heldout = {
-        kind: _heldout(sv, present, fold_of, folds)
-        for kind, present in (("other", False), ("present", True))
+        "other": _heldout(sv, False, fold_of, folds),
+        "present": _heldout(sv, True, fold_of, folds),
+        "other_clean": _heldout(sv, False, fold_of, folds, remove_own=True),
     }
     rows = []
     for j, site in enumerate(sv.present.sites):
@@ -108,14 +114,25 @@ def speaker_report(sv: SpeakerVectors, *, folds: int = 4, seed: int = 0) -> Spea
                 rsa(cosine_matrix(p, p), cosine_matrix(o, o)),
                 heldout["other"][j],
                 heldout["present"][j],
+                heldout["other_clean"][j],
             )
         )
     return SpeakerReport(tuple(rows), tuple(emotions), folds, n)
 
 
-def _heldout(sv: SpeakerVectors, present: bool, fold_of: dict[int, int], folds: int) -> list[float]:
-    """Per site, top-1 accuracy of held-out rows (by dialogue fold) for one label kind."""
+def _heldout(
+    sv: SpeakerVectors,
+    present: bool,
+    fold_of: dict[int, int],
+    folds: int,
+    *,
+    remove_own: bool = False,
+) -> list[float]:
+    """Per site, top-1 accuracy of held-out rows (by dialogue fold) for one label kind; with
+    `remove_own`, the span of the fold's present-speaker directions is projected out of the
+    rows and the vectors first (so the speaker's own emotion cannot stand in for the other's)."""
     d_idx, roles, labels = _labelled_rows(sv.records, present)
+    own = _labelled_rows(sv.records, True) if remove_own else None
     emotions = list(sv.present.emotions)
     index = {e: i for i, e in enumerate(emotions)}
     x = sv.means.means(d_idx, roles)  # [rows, site, d]
@@ -135,10 +152,34 @@ def _heldout(sv: SpeakerVectors, present: bool, fold_of: dict[int, int], folds: 
         for j in range(x.shape[1]):
             means = torch.stack([x[train & (y == e), j].mean(0) for e in range(len(emotions))])
             centre = means.mean(0)
-            unit, _ = finish_vectors(emotion_directions(means), components[j])
-            pred = scores(x[test, j] - centre, unit).argmax(1)
+            directions = emotion_directions(means)
+            rows = x[test, j] - centre
+            if own is not None:
+                basis = _own_basis(sv, own, fold_of, k, j, index)
+                directions, rows = reject(directions, basis), reject(rows, basis)
+            unit, _ = finish_vectors(directions, components[j])
+            pred = scores(rows, unit).argmax(1)
             correct[j] += float((pred == y[test]).sum())
     return (correct / max(total, 1)).tolist()
+
+
+def _own_basis(
+    sv: SpeakerVectors,
+    own: tuple[list[int], list[int], list[str]],
+    fold_of: dict[int, int],
+    fold: int,
+    site: int,
+    index: dict[str, int],
+) -> torch.Tensor:
+    """Orthonormal rows spanning the training fold's present-speaker directions at one site."""
+    d_idx, roles, labels = own
+    keep = [i for i, d in enumerate(d_idx) if fold_of[d] != fold]
+    x = sv.means.means([d_idx[i] for i in keep], [roles[i] for i in keep])[:, site]
+    y = torch.tensor([index[labels[i]] for i in keep])
+    means = torch.stack([x[y == e].mean(0) for e in range(len(index))])
+    q, r = torch.linalg.qr(emotion_directions(means).T)
+    rank = int((r.diagonal().abs() > 1e-8 * r.diagonal().abs().max()).sum())
+    return q[:, :rank].T
 
 
 def _neutral(sv: SpeakerVectors, n_sites: int) -> list[torch.Tensor]:

@@ -97,5 +97,15 @@ def run_dialogue_kind(args: argparse.Namespace) -> int:
         write_atomic(out / "deflection.txt", ("\n".join(lines) + "\n").encode())
         print("\n".join(lines))
         print(f"wrote {out}/deflection.safetensors, deflection.txt")
+        if args.denial_strength > 0:
+            from emovec.interventions import denial_check
+
+            check = denial_check(backend, dv.vectors, story, strength=args.denial_strength)
+            write_atomic(
+                out / "denial.json", (json.dumps(check.as_dict(), indent=2) + "\n").encode()
+            )
+            write_atomic(out / "denial.txt", (check.table() + "\n").encode())
+            print(check.table())
+            print(f"wrote {out}/denial.txt")
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0

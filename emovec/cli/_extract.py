@@ -97,6 +97,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         " (default 0.99)",
     )
     parser.add_argument(
+        "--denial-strength",
+        type=float,
+        default=0.1,
+        help="after --kind deflection, run the denial check (steering toward deflection vs story"
+        " vs random directions) at this fraction of the residual norm; 0 skips it (default 0.1)",
+    )
+    parser.add_argument(
         "--checkpoint-every", type=int, default=20, help="batches between checkpoints (default 20)"
     )
     again = parser.add_mutually_exclusive_group()

@@ -130,3 +130,6 @@ def test_extract_kind_speaker_and_deflection(emovec_main, model_dir, corpus, tmp
     dv = EmotionVectors.load(tmp_path / "d" / "deflection.safetensors")
     assert dv.metadata["kind"] == "deflection" and set(dv.emotions) == set(EMOTIONS)
     assert "fraction of each deflection vector" in (tmp_path / "d" / "deflection.txt").read_text()
+    denial = json.loads((tmp_path / "d" / "denial.json").read_text())
+    assert {r["emotion"] for r in denial["rows"]} == set(EMOTIONS)
+    assert "Positive = more denial" in (tmp_path / "d" / "denial.txt").read_text()

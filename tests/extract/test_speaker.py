@@ -19,11 +19,11 @@ from emovec.extract import (
 from emovec.vectors import EmotionVectors
 from tests.extract.conftest import toy_neutral, toy_stories
 
-EMOTIONS = ("joy", "fear", "anger")
+EMOTIONS = ("calm", "afraid", "angry")  # three of the toy stories' four emotions
 MARK = {
-    "joy": "sunshine picnic laughter",
-    "fear": "shadow scream alarm",
-    "anger": "slam shout fist",
+    "calm": "sunshine picnic breeze",
+    "afraid": "shadow scream alarm",
+    "angry": "slam shout fist",
 }
 FILLER = "the a report table window morning coffee street paper train".split()
 
@@ -90,6 +90,7 @@ def test_speaker_vectors_shapes_kinds_and_grid(backend):
     assert max(r.heldout_present for r in report.rows) >= 0.8
     for r in report.rows:
         assert -1 <= r.matching_cosine <= 1 and -1 <= r.rsa <= 1
+        assert 0 <= r.heldout_other_clean <= 1 and 0 <= r.heldout_other <= 1
     assert "cos(pres,oth)" in report.table()
     with pytest.raises(ValueError, match="'human' and 'assistant'"):
         speaker_vectors(backend, [{"id": "x", "text": "Human: a\nAssistant: b"}], progress=False)
