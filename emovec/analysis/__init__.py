@@ -30,8 +30,10 @@ from ._logit_lens import LogitLens as LogitLens
 from ._logit_lens import lens_table as lens_table
 from ._logit_lens import logit_lens as logit_lens
 from ._readings import read_probes as read_probes
+from ._readout import ReadoutTable as ReadoutTable
 from ._readout import loo_ridge_predictions as loo_ridge_predictions
 from ._readout import loo_ridge_r as loo_ridge_r
+from ._readout import readout_table as readout_table
 from ._reliability import SiteReliability as SiteReliability
 from ._reliability import SplitHalfReliability as SplitHalfReliability
 from ._reliability import split_half_agreement as split_half_agreement
@@ -82,6 +84,8 @@ __all__ = [
     "split_half_agreement",
     "loo_ridge_predictions",
     "loo_ridge_r",
+    "ReadoutTable",
+    "readout_table",
     "load_families",
     "load_scenarios",
     "logit_lens",

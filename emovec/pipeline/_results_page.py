@@ -13,6 +13,8 @@ from typing import Any
 PAPER: dict[str, str] = {
     "valence r (PC1, best site)": "PC1 vs valence r = 0.81 (Claude); open 8B models 0.76-0.83",
     "valence r (PC1 or PC2, best)": "-",
+    "valence readout r (leave-one-emotion-out ridge)": "not reported",
+    "arousal readout r (leave-one-emotion-out ridge)": "not reported",
     "arousal r (PC1 at that site)": "PC2 vs arousal r = 0.66 (Claude); open models <= 0.45",
     "held-out top-1 (story vectors)": "not reported (community: top-3 recall 83%, Gemma-2-2B)",
     "held-out top-1 (template control)": "-",
