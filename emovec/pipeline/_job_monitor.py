@@ -34,7 +34,12 @@ def monitor_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         "demo_tokens": DEMO_TOKENS,
         "eval_tokens": 16 if quick else 32,
     }
-    inputs = {**identity(ctx), "bundle": done["vectors"]["digest"], **settings}
+    from emovec.monitor._evaluate import default_prompts_path
+
+    from ._stages import file_digest
+
+    prompts = {"eval_prompts": file_digest(default_prompts_path())}  # a changed set reruns it
+    inputs = {**identity(ctx), "bundle": done["vectors"]["digest"], **settings, **prompts}
 
     def run(out: Path) -> dict[str, Any]:
         from emovec.monitor import (
