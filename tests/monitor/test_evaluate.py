@@ -32,7 +32,7 @@ def test_the_shipped_set_is_balanced_and_well_formed():
     by = {(p.split, p.label): 0 for p in prompts}
     for p in prompts:
         by[(p.split, p.label)] += 1
-    assert by == {("eval", "neutral"): 30, ("eval", "pressure"): 30, ("calibration", "neutral"): 20}
+    assert by == {("eval", "neutral"): 90, ("eval", "pressure"): 90, ("calibration", "neutral"): 20}
     assert len({p.id for p in prompts}) == len(prompts)
     assert len({p.text for p in prompts}) == len(prompts)
     themes = {p.theme for p in prompts if p.label == "pressure"}
