@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--quick",
         action="store_true",
         help=f"a smoke run: {QUICK_STORIES} stories per emotion, {QUICK_NEUTRAL} dialogues, a sixth"
-        " of the sites, fewer prompts and resamples (numbers are not comparable to a full run)",
+        " of the sites, a third of the monitor prompts, fewer resamples (numbers are not comparable to"
+        " a full run)",
     )
     parser.add_argument(
         "--markdown",

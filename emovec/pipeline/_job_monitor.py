@@ -33,6 +33,7 @@ def monitor_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         "prompt": ESCALATING_PROMPT,
         "demo_tokens": DEMO_TOKENS,
         "eval_tokens": 16 if quick else 32,
+        "eval_every": 3 if quick else 1,  # --quick reads every third evaluation prompt
     }
     from emovec.monitor._evaluate import default_prompts_path
 
@@ -54,6 +55,7 @@ def monitor_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
             calibrate,
             default_site,
             evaluate,
+            load_eval_prompts,
             read_events,
             save_heatmap,
         )
@@ -68,8 +70,9 @@ def monitor_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         site = default_site(vectors)
         cal = calibrate(backend, vectors, emotions=read, sites=list(vectors.sites))
         cal.save(folder / "calibration.json")
+        prompts = load_eval_prompts()[:: settings["eval_every"]]
         result = evaluate(
-            backend, vectors, cal, emotions=watch, max_new_tokens=settings["eval_tokens"]
+            backend, vectors, cal, prompts, emotions=watch, max_new_tokens=settings["eval_tokens"]
         )
         result.save(folder / "evaluation.json")
         result.plot(folder / "evaluation")
