@@ -4,6 +4,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from emovec.vectors import write_atomic
 
@@ -52,7 +53,7 @@ def run_dialogue_kind(args: argparse.Namespace) -> int:
     if story is not None:
         story.check(backend)
     out.mkdir(parents=True, exist_ok=True)
-    common = dict(
+    common: dict[str, Any] = dict(
         start=4 if args.start_token is None else args.start_token,
         neutral_variance=args.neutral_variance,
         max_tokens=args.max_tokens,
