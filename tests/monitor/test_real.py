@@ -83,8 +83,10 @@ def test_readings_equal_a_separate_forward_on_the_real_model(real_backends, vect
             shown = torch.cat([v.activations[site][row][v.mask[row]] for v in seen.views])
             # The monitor's readings are the projections of the activations the generation
             # computed (no second forward pass) ...
+            # (one matmul per step vs one over all rows: float32 rounding of the order 1e-6
+            # relative, which the sink position's huge residual makes ~3e-5 absolute here)
             torch.testing.assert_close(
-                got[:, s], scores(shown, vectors.at(site)), atol=1e-5, rtol=1e-6
+                got[:, s], scores(shown, vectors.at(site)), atol=1e-4, rtol=1e-5
             )
             # ... and equal a separate full forward's up to how far the KV-cached activations
             # themselves differ from it (float32 rounding; a unit probe passes on at most the
@@ -93,7 +95,11 @@ def test_readings_equal_a_separate_forward_on_the_real_model(real_backends, vect
             drift = (shown - full[site][0]).norm(dim=-1, keepdim=True)
             slack = drift + 1e-5 + 1e-6 * want.abs()
             assert bool(((got[:, s] - want).abs() <= slack).all())
-            assert float(drift.max()) < 1e-3  # the seam's own cached-vs-full agreement
+            # The seam's own cached-vs-full agreement, relative to the residual's size: float32
+            # rounding differs between batched and cached kernels (on a CPU with AMX the first
+            # position's attention-sink residual, norm in the thousands, drifts by ~4e-3).
+            scale = full[site][0].norm(dim=-1, keepdim=True)
+            assert float((drift / scale).max()) < 1e-5
 
 
 def _desperate_after_alert(backend, vectors, prompt, rules):
