@@ -18,6 +18,7 @@ from ._geometry_report import geometry_report as geometry_report
 from ._geometry_report import plot_geometry as plot_geometry
 from ._geometry_report import plot_layer_sweep as plot_layer_sweep
 from ._geometry_report import ratings_for as ratings_for
+from ._geometry_report import readout_table as readout_table
 from ._geometry_report import recommend_site as recommend_site
 from ._heldout import HeldoutIdentification as HeldoutIdentification
 from ._heldout import SiteIdentification as SiteIdentification
@@ -33,7 +34,7 @@ from ._readings import read_probes as read_probes
 from ._readout import ReadoutTable as ReadoutTable
 from ._readout import loo_ridge_predictions as loo_ridge_predictions
 from ._readout import loo_ridge_r as loo_ridge_r
-from ._readout import readout_table as readout_table
+from ._readout import readout_by_site as readout_by_site
 from ._reliability import SiteReliability as SiteReliability
 from ._reliability import SplitHalfReliability as SplitHalfReliability
 from ._reliability import split_half_agreement as split_half_agreement
@@ -85,6 +86,7 @@ __all__ = [
     "loo_ridge_predictions",
     "loo_ridge_r",
     "ReadoutTable",
+    "readout_by_site",
     "readout_table",
     "load_families",
     "load_scenarios",

@@ -26,8 +26,7 @@ from emovec.catalogue import AffectNorms, load_norms
 from emovec.ops import ConfidenceInterval, bootstrap_ci, pca, spearman
 from emovec.vectors import EmotionVectors
 
-from ._readout import loo_ridge_predictions
-from ._valence import pearson
+from ._readout import ReadoutTable, readout_by_site
 
 RATINGS = ("valence", "arousal")
 VARIANCE_LEVELS = (0.5, 0.8)
@@ -323,6 +322,23 @@ def recommend_site(
     return min(tied, key=lambda s: (abs(s.layer - 2 * n_layers / 3), s.layer, s.stream))
 
 
+def readout_table(vectors: EmotionVectors, norms: Any = None) -> ReadoutTable:
+    """The leave-one-emotion-out readout r of human valence and arousal at every site
+    (`emovec.analysis.loo_ridge_r`; norms as `ratings_for` accepts, None: the shipped ones).
+
+    Example:
+        >>> names = [f"e{i}" for i in range(12)]
+        >>> v = torch.randn(12, 1, 8, generator=torch.Generator().manual_seed(0))
+        >>> rated = {n: {"valence": float(v[i, 0, 0]), "arousal": float(v[i, 0, 1])}
+        ...          for i, n in enumerate(names)}
+        >>> readout_table(EmotionVectors(v, names, [Site(0)]), rated).best("valence")[1] > 0.9
+        True
+    """
+    ratings = ratings_for(vectors.emotions, norms)
+    targets = {n: torch.tensor(ratings.column(n), dtype=torch.float64) for n in RATINGS}
+    return readout_by_site(vectors, ratings.emotions, targets)
+
+
 def geometry_report(
     vectors: EmotionVectors,
     norms: Any = None,
@@ -367,6 +383,7 @@ def geometry_report(
     rows = torch.tensor([vectors.index(e) for e in ratings.emotions])
     columns = {name: torch.tensor(ratings.column(name), dtype=torch.float64) for name in RATINGS}
     n_layers = vectors.n_layers or max(s.layer for s in vectors.sites) + 1
+    table = readout_by_site(vectors, ratings.emotions, columns) if readout_r else None
     sites = []
     iterator = vectors.sites
     if progress:
@@ -392,11 +409,7 @@ def geometry_report(
                 correlations.append(
                     Correlation(pc + 1, name, p.estimate, p.low, p.high, s.estimate, s.low, s.high)
                 )
-        readout = {}
-        if readout_r:  # both ratings share each fold's decomposition
-            targets = torch.stack([columns[name] for name in RATINGS], dim=1)
-            predicted = loo_ridge_predictions(x[rows], targets)
-            readout = {n: pearson(predicted[:, i], targets[:, i]) for i, n in enumerate(RATINGS)}
+        readout = {n: table.r[n][len(sites)] for n in RATINGS} if table is not None else {}
         sites.append(
             SiteGeometry(
                 site,

@@ -10,6 +10,7 @@ leave-one-out r scatters around zero with a negative lean (a shrunk prediction l
 the training fold's mean, which moves against the left-out value): it errs low, never high.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,33 +131,30 @@ class ReadoutTable:
         return "\n".join(lines)
 
 
-def readout_table(vectors: Any, norms: Any = None) -> ReadoutTable:
-    """`loo_ridge_r` of valence and arousal at every site of a bundle (shipped norms by default).
+def readout_by_site(
+    vectors: Any, rated: Sequence[str], targets: Mapping[str, Float[Tensor, " rated"]]
+) -> ReadoutTable:
+    """`loo_ridge_r` of each target at every site of a bundle, over the `rated` emotions
+    (every target shares each fold's decomposition). `readout_table` supplies human norms.
 
     Example:
-        >>> import torch
         >>> from emovec import Site
         >>> from emovec.vectors import EmotionVectors
         >>> names = [f"e{i}" for i in range(12)]
         >>> v = torch.randn(12, 1, 8, generator=torch.Generator().manual_seed(0))
-        >>> rated = {n: {"valence": float(v[i, 0, 0]), "arousal": float(v[i, 0, 1])}
-        ...          for i, n in enumerate(names)}
-        >>> readout_table(EmotionVectors(v, names, [Site(0)]), rated).best("valence")[1] > 0.9
+        >>> t = readout_by_site(EmotionVectors(v, names, [Site(0)]), names, {"x": v[:, 0, 0]})
+        >>> t.best("x")[1] > 0.9
         True
     """
-    from ._geometry_report import RATINGS, ratings_for
-
-    ratings = ratings_for(vectors.emotions, norms)
-    rows = torch.tensor([vectors.index(e) for e in ratings.emotions])
-    targets = torch.stack(
-        [torch.tensor(ratings.column(n), dtype=torch.float64) for n in RATINGS], dim=1
-    )
-    out: dict[str, list[float]] = {n: [] for n in RATINGS}
+    names = list(targets)
+    rows = torch.tensor([vectors.index(e) for e in rated])
+    stacked = torch.stack([targets[n].double() for n in names], dim=1)
+    out: dict[str, list[float]] = {n: [] for n in names}
     for site in vectors.sites:
-        predicted = loo_ridge_predictions(vectors.at(site).double()[rows], targets)
-        for i, n in enumerate(RATINGS):
+        predicted = loo_ridge_predictions(vectors.at(site).double()[rows], stacked)
+        for i, n in enumerate(names):
             out[n].append(
-                float(torch.corrcoef(torch.stack([predicted[:, i], targets[:, i]]))[0, 1])
+                float(torch.corrcoef(torch.stack([predicted[:, i], stacked[:, i]]))[0, 1])
             )
     return ReadoutTable(
         tuple(str(s) for s in vectors.sites), {n: tuple(v) for n, v in out.items()}, len(rows)

@@ -70,6 +70,29 @@ def _vectors(
     return build_vectors(backend, stats, neutral_stats, recipe, corpus)
 
 
+def _capture(
+    backend: Any,
+    records: Sequence[Any],
+    neutral: Iterable[Any] | None,
+    sites: list[Site],
+    recipe: Recipe,
+    batch_size: int,
+    progress: bool,
+) -> tuple[RoleMeans, Any]:
+    """The dialogues' per-speaker means and the neutral statistics for denoising (None
+    without neutral texts), each from one pass."""
+    neutral_stats = None
+    if neutral is not None:
+        neutral_stats = collect_statistics(
+            backend, None, neutral, sites, recipe, progress=progress
+        )[1]
+    means = capture_role_means(
+        backend, records, sites, start=recipe.start, batch_size=batch_size,
+        max_tokens=recipe.max_tokens, progress=progress,
+    )  # fmt: skip
+    return means, neutral_stats
+
+
 @dataclass(frozen=True)
 class SpeakerVectors:
     """Present- and other-speaker vectors from one pass, and the 2x2 grid behind them.
@@ -120,15 +143,9 @@ def speaker_vectors(
             )
     site_list = parse_sites(sites if isinstance(sites, str) else list(sites), backend.n_layers)
     recipe = Recipe(start=start, neutral_variance=neutral_variance, max_tokens=max_tokens)
-    neutral_stats = None
-    if neutral is not None:
-        neutral_stats = collect_statistics(
-            backend, None, neutral, site_list, recipe, progress=progress
-        )[1]
-    means = capture_role_means(
-        backend, records, site_list, start=start, batch_size=batch_size,
-        max_tokens=max_tokens, progress=progress,
-    )  # fmt: skip
+    means, neutral_stats = _capture(
+        backend, records, neutral, site_list, recipe, batch_size, progress
+    )
     present_rows = _labelled_rows(records, present=True)
     emotions = sorted(set(present_rows[2]))
     corpus = {"n_dialogues": len(records), "kind": "speaker dialogues"}
@@ -211,15 +228,9 @@ def deflection_vectors(
     if missing:
         raise ValueError(f"The story bundle has no vectors at {[str(s) for s in missing]}.")
     recipe = Recipe(start=start, neutral_variance=neutral_variance, max_tokens=max_tokens)
-    neutral_stats = None
-    if neutral is not None:
-        neutral_stats = collect_statistics(
-            backend, None, neutral, site_list, recipe, progress=progress
-        )[1]
-    means = capture_role_means(
-        backend, records, site_list, start=start, batch_size=batch_size,
-        max_tokens=max_tokens, progress=progress,
-    )  # fmt: skip
+    means, neutral_stats = _capture(
+        backend, records, neutral, site_list, recipe, batch_size, progress
+    )
     emotions = sorted(set(labels))
     raw = _vectors(
         backend, means, (d_idx, roles, labels), neutral_stats, recipe, emotions,

@@ -25,6 +25,7 @@ def report_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         "heldout": done["vectors"]["heldout_file"],
         "n_resamples": n_resamples,
         "seed": int(getattr(ctx["args"], "seed", 0)),
+        "readout": 1,  # the headline carries the readouts
     }
 
     def run(out: Path) -> dict[str, Any]:
@@ -44,6 +45,15 @@ def report_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         for name, value, floor, verdict in result.summary:
             if "tylenol" in name and "rho" in name and value is not None:
                 headline[name] = f"{value:+.3f} (floor {floor}; {verdict})"
+        # The readouts the report's geometry computed (leave-one-emotion-out ridge, per site).
+        for rating, floor in (("valence", " (floor 0.75)"), ("arousal", "")):
+            scored = [
+                (s["readout"][rating], s["site"]) for s in result.numbers["geometry"]["sites"]
+            ]
+            r, site = max(scored)
+            headline[f"{rating} readout r (leave-one-emotion-out ridge)"] = (
+                f"{r:+.3f} at {site}{floor}"
+            )
         return {
             "report_file": "report/report.html",
             "numbers_file": "report/numbers.json",

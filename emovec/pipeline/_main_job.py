@@ -98,28 +98,20 @@ def validation_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
     from emovec.analysis import valence_alignment
     from emovec.vectors import EmotionVectors
 
-    inputs = {**identity(ctx), "bundle": done["vectors"]["digest"], "readout": 1}
+    inputs = {**identity(ctx), "bundle": done["vectors"]["digest"]}
 
     def run(out: Path) -> dict[str, Any]:
-        from emovec.analysis import readout_table
-
         bundle = EmotionVectors.load(out / done["vectors"]["bundle_file"])
         align = valence_alignment(bundle)
-        readout = readout_table(bundle)
-        (out / "validation.txt").write_text(align.table() + "\n\n" + readout.table() + "\n")
+        (out / "validation.txt").write_text(align.table() + "\n")
         best = align.best
         site, pc, r = align.strongest_valence
-        val_site, val_r = readout.best("valence")
-        aro_site, aro_r = readout.best("arousal")
         return {
             "validation_file": "validation.txt",
             "headline": {
                 "valence r (PC1, best site)": f"{best.r_pc1_valence:+.3f} at {best.site}",
                 "valence r (PC1 or PC2, best)": f"{r:+.3f} (PC{pc} at {site}; floor |r| >= 0.6)",
                 "arousal r (PC1 at that site)": f"{best.r_pc1_arousal:+.3f}",
-                "valence readout r (leave-one-emotion-out ridge)": f"{val_r:+.3f} at {val_site}"
-                " (floor 0.75)",
-                "arousal readout r (leave-one-emotion-out ridge)": f"{aro_r:+.3f} at {aro_site}",
             },
         }
 
