@@ -12,7 +12,6 @@ from ._attach import adapters as adapters
 from ._attach import attach as attach
 from ._attach import load_backend as load_backend
 from ._backend import Backend as Backend
-from ._backend import BackendBase as BackendBase
 from ._backend import Control as Control
 from ._backend import Generation as Generation
 from ._backend import Observer as Observer
@@ -24,8 +23,13 @@ from ._batch import last_token as last_token
 from ._dtype import cpu_has_native_bf16 as cpu_has_native_bf16
 from ._dtype import resolve_dtype as resolve_dtype
 from ._edit import Edit as Edit
+from ._provenance import Origin as Origin
+from ._provenance import Provenance as Provenance
+from ._provenance import origin_of as origin_of
+from ._provenance import remember_origin as remember_origin
 from ._site import Site as Site
 from ._site import parse_sites as parse_sites
+from .adapterkit import BackendBase as BackendBase
 from .models import load_model as load_model
 from .ops import ablate as ablate
 from .ops import clamp as clamp
@@ -53,6 +57,8 @@ __all__ = [
     "Generation",
     "MeanFrom",
     "Observer",
+    "Origin",
+    "Provenance",
     "Site",
     "StepView",
     "TokenBatch",
@@ -68,6 +74,7 @@ __all__ = [
     "last_token",
     "load_model",
     "ops",
+    "origin_of",
     "orthogonalize_against",
     "orthogonalize_set",
     "orthonormalize",
@@ -76,6 +83,7 @@ __all__ = [
     "pca",
     "project",
     "reject",
+    "remember_origin",
     "resolve_dtype",
     "scores",
     "steer",

@@ -1,10 +1,12 @@
 """`emovec.attach(model)`: find the adapter for a model object through entry points."""
 
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import torch
+import torch
+
+from ._backend import Backend
+from ._dtype import resolve_dtype
 
 GROUP = "emovec.backends"
 # Most specific first: an nnsight model wraps an HF model, and a bridge wraps one too.
@@ -17,7 +19,7 @@ def _plugins() -> list[tuple[str, Any]]:
     return [(name, found[name]) for name in names]
 
 
-def attach(model: Any, **kwargs: Any) -> Any:
+def attach(model: Any, **kwargs: Any) -> Backend:
     """Wrap `model` (a TransformerBridge, an nnsight model or an HF causal LM) in its Backend.
 
     The choice is made by each installed adapter's `accepts(model)`, which looks only at the
@@ -26,9 +28,7 @@ def attach(model: Any, **kwargs: Any) -> Any:
     Raises:
         TypeError: nothing installed accepts the model (names what is supported and the extra).
     """
-    from ._backend import BackendBase
-
-    if isinstance(model, BackendBase):
+    if isinstance(model, Backend):
         return model
     plugins = _plugins()
     for _name, ep in plugins:
@@ -44,6 +44,21 @@ def attach(model: Any, **kwargs: Any) -> Any:
     )
 
 
+def plugin_hook(hook: str) -> Any:
+    """The function `hook` of the first installed adapter plugin that offers it, or None.
+
+    Plugins may offer more than `accepts`/`backend`/`load`: the HF adapter offers
+    `load_model(name, **kwargs) -> (model, tokenizer)` and `prepare_model(name) -> Path` (the
+    shipped models' loading), which the core finds here instead of importing an adapter.
+    """
+    plugins = dict(_plugins())
+    for name in sorted(plugins, key=lambda n: n != "hf"):  # the plain HF loader first
+        found = getattr(plugins[name].load(), hook, None)
+        if callable(found):
+            return found
+    return None
+
+
 def adapters() -> list[str]:
     """Names of the installed adapters, most specific first."""
     return [name for name, _ in _plugins()]
@@ -55,7 +70,7 @@ def load_backend(
     adapter: str = "hf",
     dtype: "str | torch.dtype" = "float32",
     **kwargs: Any,
-) -> Any:
+) -> Backend:
     """Load `model` (a shipped name, local folder or hub id) and wrap it for `adapter`.
 
     `dtype` is the type the forward runs in: "float32" (the default: adapters agree bit for
@@ -66,8 +81,6 @@ def load_backend(
     Example: `load_backend(adapter="transformer_lens")` boots a TransformerBridge on the
     embedded default model; `adapter` is one of `emovec.adapters()`.
     """
-    from ._dtype import resolve_dtype
-
     kwargs["dtype"] = resolve_dtype(dtype, kwargs.get("device", "cpu"))
     plugins = dict(_plugins())
     key = adapter.replace("-", "_").lower()

@@ -23,6 +23,7 @@ TINY = dict(
 )
 
 ADAPTERS = ("hf", "transformer_lens", "nnsight")
+TINY_ORIGIN = emovec.Origin("tiny-random-llama")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,8 +49,17 @@ def tiny_llama(seed: int = 0):
     config = LlamaConfig(**TINY)
     config._attn_implementation = "eager"
     model = LlamaForCausalLM(config).eval()
-    model.emovec_source = {"model_id": "tiny-random-llama", "weights_sha256": None}
+    emovec.remember_origin(model, TINY_ORIGIN)
     return model
+
+
+def copy_of(model):
+    """A deep copy of a tiny model, with the same recorded origin (copies carry none)."""
+    twin = copy.deepcopy(model)
+    origin = emovec.origin_of(model)
+    if origin is not None:
+        emovec.remember_origin(twin, origin)
+    return twin
 
 
 def wrap(model, tokenizer, adapter: str):
@@ -84,7 +94,7 @@ def model_dir(tmp_path_factory, tokenizer):
 def tiny_backends(tokenizer):
     """The same tiny random Llama behind every adapter (each on its own copy)."""
     base = tiny_llama()
-    return {name: wrap(copy.deepcopy(base), tokenizer, name) for name in ADAPTERS}
+    return {name: wrap(copy_of(base), tokenizer, name) for name in ADAPTERS}
 
 
 @pytest.fixture(scope="session")

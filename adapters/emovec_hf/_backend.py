@@ -4,38 +4,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from torch import Tensor, nn
+from torch import Tensor
 
-from emovec._backend import BackendBase, BoundEdit, ForwardOutput
 from emovec._batch import Reducer, keep
 from emovec._edit import Edit
+from emovec._provenance import origin_of
 from emovec._site import Site
-from emovec._startat import started_at
-from emovec._torchhooks import final_norm_and_head, hooked
-
-# Where decoder layers live in the common causal-LM families.
-_LAYER_PATHS = (
-    "model.layers",
-    "model.decoder.layers",
-    "transformer.h",
-    "gpt_neox.layers",
-    "layers",
+from emovec.adapterkit import (
+    BackendBase,
+    BoundEdit,
+    ForwardOutput,
+    decoder_layers,
+    final_norm_and_head,
+    hooked,
+    started_at,
 )
-
-
-def decoder_layers(model: nn.Module) -> nn.ModuleList:
-    for path in _LAYER_PATHS:
-        obj: Any = model
-        for part in path.split("."):
-            obj = getattr(obj, part, None)
-            if obj is None:
-                break
-        if isinstance(obj, nn.ModuleList):
-            return obj
-    raise ValueError(
-        f"Cannot find the decoder layers of {type(model).__name__} (looked at {', '.join(_LAYER_PATHS)})."
-        " Pass a causal language model such as LlamaForCausalLM."
-    )
 
 
 class HFBackend(BackendBase):
@@ -46,18 +29,18 @@ class HFBackend(BackendBase):
     def __init__(self, model: Any, tokenizer: Any = None, *, model_id: str | None = None):
         self.layers = decoder_layers(model)
         config = model.config
-        source = getattr(model, "emovec_source", {}) or {}
+        origin = origin_of(model)
         super().__init__(
             model,
             tokenizer,
             d_model=int(config.hidden_size),
             n_layers=len(self.layers),
             model_id=model_id
-            or source.get("model_id")
+            or (origin and origin.model_id)
             or getattr(config, "_name_or_path", "")
             or "unknown",
+            origin=origin,
         )
-        self.source = source
 
     def _forward(
         self,

@@ -10,8 +10,9 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from emovec._provenance import Origin, remember_origin
 from emovec.models._fetch import fetch, file_lock, model_dir
-from emovec.models._registry import ShippedModel, lookup
+from emovec.models._registry import SHIPPED, ShippedModel, lookup
 
 _MARKER = "emovec-source.json"
 
@@ -42,20 +43,14 @@ def load_pretrained(
     shipped = lookup(name)
     if shipped is not None:
         folder = fp32_copy(shipped)
-        source = {
-            "model_id": shipped.hf_id,
-            "weights_sha256": shipped.sha256,
-            "shipped_as": shipped.name,
-        }
+        origin = Origin(shipped.hf_id, weights_sha256=shipped.sha256, shipped_as=shipped.name)
     elif Path(name).expanduser().exists():
         folder = Path(name).expanduser()
-        source = {"model_id": str(folder.resolve()), "weights_sha256": None, "shipped_as": None}
+        origin = Origin(str(folder.resolve()))
     elif "/" in name:
         folder = Path(name)  # a hub id: transformers resolves it (needs network or its own cache)
-        source = {"model_id": name, "weights_sha256": None, "shipped_as": None}
+        origin = Origin(name)
     else:
-        from emovec.models._registry import SHIPPED
-
         raise ValueError(
             f"Unknown model {name!r}. Use a shipped model ({', '.join(SHIPPED)}), a local folder"
             " with a Hugging Face checkpoint, or a hub id such as 'HuggingFaceTB/SmolLM2-135M-Instruct'."
@@ -65,7 +60,7 @@ def load_pretrained(
         folder, dtype=dtype, attn_implementation=attn_implementation
     )
     model = model.to(device).eval()
-    model.emovec_source = source
+    remember_origin(model, origin)  # any adapter wrapping this object reads it from there
     return model, tokenizer
 
 

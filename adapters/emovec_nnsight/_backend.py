@@ -6,22 +6,25 @@ from typing import Any
 
 from torch import Tensor
 
-from emovec._backend import BackendBase, BoundEdit, ForwardOutput
 from emovec._batch import Reducer, keep
 from emovec._edit import Edit
-from emovec._hookplan import plan_sites, visit
+from emovec._provenance import origin_of
 from emovec._site import Site
-from emovec._torchhooks import final_norm_and_head, hooked
+from emovec.adapterkit import (
+    LAYER_PATHS,
+    BackendBase,
+    BoundEdit,
+    ForwardOutput,
+    final_norm_and_head,
+    find_path,
+    hooked,
+    layer_path,
+    plan_sites,
+    visit,
+)
 
-_LAYER_PATHS = ("model.layers", "model.decoder.layers", "transformer.h", "gpt_neox.layers")
-
-
-def _find(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None
-    return obj
+# The bare "layers" of `LAYER_PATHS` is left out: a wrapped module must be a full causal LM.
+_LAYER_PATHS = LAYER_PATHS[:-1]
 
 
 class NNsightBackend(BackendBase):
@@ -40,26 +43,24 @@ class NNsightBackend(BackendBase):
             raise TypeError(
                 f"Expected an nnsight model (TransformersModel/NNsight), got {type(model).__name__}."
             )
-        for path in _LAYER_PATHS:
-            if _find(inner, path) is not None:
-                self._layer_path = path
-                break
-        else:
+        path = layer_path(inner, _LAYER_PATHS)
+        if path is None:
             raise ValueError(
                 f"Cannot find the decoder layers of {type(inner).__name__} inside the nnsight model."
             )
-        self.layers = _find(model, self._layer_path)  # Envoys, one per decoder layer
-        source = getattr(inner, "emovec_source", {}) or {}
+        self._layer_path = path
+        self.layers = find_path(model, path)  # Envoys, one per decoder layer
+        origin = origin_of(inner)
         super().__init__(
             model,
             tokenizer if tokenizer is not None else getattr(model, "tokenizer", None),
             d_model=int(inner.config.hidden_size),
-            n_layers=len(_find(inner, self._layer_path)),
+            n_layers=len(find_path(inner, path)),
             model_id=model_id
-            or source.get("model_id")
+            or (origin and origin.model_id)
             or getattr(inner.config, "_name_or_path", "unknown"),
+            origin=origin,
         )
-        self.source = source
         self._wrapper = any(
             cls.__name__ == "HuggingFaceModel" and cls.__module__.startswith("nnsight.")
             for cls in type(model).__mro__
@@ -137,7 +138,7 @@ class NNsightBackend(BackendBase):
         trace with an empty body. nnsight's interleaver costs several milliseconds for each
         module a trace body touches, most of a decode step on a small model, and an edit needs
         nothing from it; the numbers are the trace's own (the conformance tests compare them)."""
-        with hooked(_find(self.model._module, self._layer_path), edits):
+        with hooked(find_path(self.model._module, self._layer_path), edits):
             with self.model.trace(*args, **kwargs):
                 output = self.model.output.save()
         return ForwardOutput(output.logits, {}, output.past_key_values if use_cache else None)
@@ -149,5 +150,5 @@ class NNsightBackend(BackendBase):
     @contextmanager
     def _installed(self, edits: Sequence[Edit]) -> Iterator[None]:
         # nnsight edits live inside a trace; for the user's own calls, hook the wrapped module.
-        with hooked(_find(self.model._module, self._layer_path), edits):
+        with hooked(find_path(self.model._module, self._layer_path), edits):
             yield

@@ -16,13 +16,22 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from emovec._backend import BackendBase, ForwardOutput, Generation, Observer
+from emovec._backend import Generation, Observer
 from emovec._batch import Reducer, TokenBatch, keep
 from emovec._edit import Edit
+from emovec._provenance import origin_of
 from emovec._site import Site
+from emovec.adapterkit import (
+    LAYER_PATHS,
+    BackendBase,
+    ForwardOutput,
+    bind_prompt,
+    find_path,
+    layer_path,
+    positions_if_left_padded,
+)
 
 from . import _remote
-from ._backend import _LAYER_PATHS, _find
 from ._preflight import PreflightError, scan_tracer
 from ._rehearsal import Rehearsal
 from ._remote_compile import compile_forward, compile_generation
@@ -111,16 +120,16 @@ class RemoteNNsightBackend(BackendBase):
             raise TypeError(
                 f"Expected an nnsight model (TransformersModel/LanguageModel), got {type(model).__name__}."
             )
-        path = next((p for p in _LAYER_PATHS if _find(inner, p) is not None), None)
+        path = layer_path(inner, LAYER_PATHS[:-1])
         if path is None:
             raise ValueError(f"Cannot find the decoder layers of {type(inner).__name__}.")
         if preflight not in ("isolated", "static"):
             raise ValueError(f"preflight must be 'isolated' or 'static', got {preflight!r}.")
-        origin = getattr(inner, "emovec_source", {}) or {}
+        origin = origin_of(inner)
         config = inner.config
         model_id = (
             model_id
-            or origin.get("model_id")
+            or (origin and origin.model_id)
             or getattr(model, "repo_id", None)
             or getattr(config, "_name_or_path", None)
             or "unknown"
@@ -129,21 +138,15 @@ class RemoteNNsightBackend(BackendBase):
             model,
             tokenizer if tokenizer is not None else getattr(model, "tokenizer", None),
             d_model=int(config.hidden_size),
-            n_layers=len(_find(inner, path)),
+            n_layers=len(find_path(inner, path)),
             model_id=str(model_id),
+            origin=origin,  # never the API key, never a local path: bundles record it
         )
-        self.layers = _find(model, path)
+        self.layers = find_path(model, path)
         self.transport: Transport = transport if transport is not None else NDIFTransport()
         self.preflight = preflight
         self.retry = retry if retry is not None else RetryPolicy()
         self.checker = checker
-        self._origin = origin
-        # What bundles and checkpoints record: never the API key, never a local path.
-        self.source = {
-            "model_id": self.model_id,
-            "weights_sha256": origin.get("weights_sha256"),
-            "remote": self.transport.name,
-        }
         self._model_key: str | None = None
         self.requests = 0  # requests that came back
         self.retries = 0
@@ -254,9 +257,9 @@ class RemoteNNsightBackend(BackendBase):
         """One request for `batches`; `want_logits` 0 none, 1 all positions, 2 the last one."""
         requests, orders = [], []
         for batch in batches:
-            bound = self._bind_prompt(edits, batch)
+            bound = bind_prompt(edits, batch)
             inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
-            positions = self._positions_if_left_padded(batch)
+            positions = positions_if_left_padded(batch)
             if positions is not None:
                 inputs["position_ids"] = positions
             specs, order = compile_forward(bound, sites, reducer, batch.attention_mask)

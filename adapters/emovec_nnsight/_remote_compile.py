@@ -15,11 +15,10 @@ import torch
 from jaxtyping import Bool
 from torch import Tensor
 
-from emovec._backend import BoundEdit
 from emovec._batch import MeanFrom, keep, last_token
 from emovec._edit import Edit
-from emovec._hookplan import plan_sites
 from emovec._site import Site
+from emovec.adapterkit import BoundEdit, plan_sites
 
 # When an edit applies during generation (in a single forward it always applies).
 EVERY_STEP, PROMPT_STEP, DECODE_STEPS = 0, 1, 2

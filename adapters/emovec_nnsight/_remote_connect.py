@@ -16,6 +16,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from emovec._provenance import Origin
+
 from ._remote_errors import ApiKeyError, LocalWeightsError, NotDeployedError, VersionMismatchError
 
 
@@ -84,9 +86,9 @@ def _deployment(transport: Any, model_key: str, backend: Any) -> tuple[bool, set
     return False, deployed
 
 
-def local_weights_reason(model: Any, model_id: str, origin: dict[str, Any]) -> str | None:
+def local_weights_reason(model: Any, model_id: str, origin: Origin | None) -> str | None:
     """Why `model` cannot run remotely because of where its weights came from, if so."""
-    shipped = origin.get("shipped_as")
+    shipped = origin.shipped_as if origin is not None else None
     if shipped:
         return (
             f"it was loaded from emovec's shipped weights ({shipped!r}, a local dequantised"

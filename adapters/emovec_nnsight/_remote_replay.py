@@ -1,24 +1,84 @@
 """Turn one remote generation back into what the local decode loop would have produced.
 
 A remote generation is one request: the server decodes every step and sends back the ids and,
-per step, the activations at the observed sites. `replay` then walks the steps exactly as
-`emovec._generation.generate_loop` does (same `StepView`s, same stopping at EOS), with the
-server's tokens in place of local picks, so observers (monitors) read what they would read
-locally. Rows of a batched forward do not influence each other, so an observer that stops a row
-here has the same effect as stopping it there; adding edits mid-generation cannot be replayed.
+per step, the activations at the observed sites. `replay` runs the core's own decode loop
+(`emovec.adapterkit.generate_loop`) over a stand-in forward that serves the server's results
+instead of running a model, so the `StepView`s, the stopping at EOS and by observers and the
+`Generation` are the local loop's by construction. Rows of a batched forward do not influence
+each other, so an observer that stops a row here has the same effect as stopping it there;
+adding edits mid-generation cannot be replayed.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from emovec._backend import Generation, Observer, StepView
-from emovec._batch import TokenBatch
-from emovec._generation import _notify
+from emovec._backend import Generation, Observer
+from emovec._batch import Reducer, TokenBatch, keep
+from emovec._edit import Edit
 from emovec._site import Site
+from emovec.adapterkit import BoundEdit, ForwardOutput, generate_loop
 
 from ._remote_errors import RemoteExecutionError
+
+
+class _Served:
+    """A forward that hands back the server's step `k` on its `k`-th call.
+
+    Its logits put all weight on the token the server picked, so the loop's greedy pick
+    reproduces the server's choice (sampling included: the server sampled).
+    """
+
+    def __init__(self, backend: Any, generated: Tensor, steps: list, sites: list[Site]):
+        self.backend = backend
+        self.tokenizer = backend.tokenizer
+        self.device = torch.device("cpu")
+        self.pad_token_id = backend.pad_token_id
+        self.eos_token_id = backend.eos_token_id
+        self.generated, self.steps, self.sites = generated, steps, sites
+        self.calls = 0
+
+    def check_sites(self, sites: Sequence[Site]) -> list[Site]:
+        return list(sites)  # checked by the backend before the request went out
+
+    def check_edits(self, edits: Sequence[Edit], batch: TokenBatch | None = None) -> None:
+        if edits:  # only the loop's observer path adds edits after the request
+            raise RemoteExecutionError(
+                f"An observer asked to add edits at step {self.calls - 1}: a remote generation"
+                " runs in one request, so edits decided mid-generation would need a round trip"
+                " per token. Pass static edits (generate(edits=...)) or use a local backend."
+            )
+
+    def _forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        *,
+        edits: Sequence[BoundEdit] = (),
+        sites: Sequence[Site] = (),
+        reducer: Reducer = keep,
+        position_ids: Tensor | None = None,
+        past: Any = None,
+        use_cache: bool = False,
+        last_logits_only: bool = False,
+    ) -> ForwardOutput:
+        k = self.calls
+        self.calls += 1
+        if k >= self.generated.shape[1]:
+            raise RemoteExecutionError(
+                f"The server returned {self.generated.shape[1]} tokens but rows were still"
+                " generating."
+            )
+        token = self.generated[:, k]
+        logits = torch.nn.functional.one_hot(token, int(self.generated.max()) + 1).float()
+        captured = (
+            {site: a.cpu() for site, a in zip(self.sites, self.steps[k], strict=True)}
+            if k < len(self.steps)
+            else {}
+        )
+        return ForwardOutput(logits[:, None], captured, None)
 
 
 def replay(
@@ -43,64 +103,19 @@ def replay(
         max_new_tokens, stop_at_eos: As given to `generate`.
 
     Raises:
-        RemoteExecutionError: an observer asked to add edits (needs a round trip per token).
+        RemoteExecutionError: an observer asked to add edits (needs a round trip per token),
+            or the server sent fewer tokens than the rows needed.
     """
-    rows, width = batch.input_ids.shape
-    generated = ids[:, width:].cpu()
-    eos = backend.eos_token_id if stop_at_eos else None
-    finished = torch.zeros(rows, dtype=torch.bool)
-    reasons = ["max_new_tokens"] * rows
-    out_ids: list[list[int]] = [[] for _ in range(rows)]
-    mask = batch.attention_mask.bool()
-    positions = batch.position_ids()
-
-    def view(step: int, step_ids: Tensor, live: Tensor) -> StepView:
-        acts = (
-            {site: a.cpu() for site, a in zip(sites, steps[step], strict=True)}
-            if step < len(steps)
-            else {}
-        )
-        return StepView(step, step_ids, live, positions, acts)
-
-    current = view(0, batch.input_ids, mask)
-    for step in range(1, max_new_tokens + 1):
-        control = _notify(observers, current) if observers else None
-        if control is not None:
-            if control.add_edits:
-                raise RemoteExecutionError(
-                    f"An observer asked to add edits at step {step - 1}: a remote generation runs"
-                    " in one request, so edits decided mid-generation would need a round trip"
-                    " per token. Pass static edits (generate(edits=...)) or use a local backend."
-                )
-            stop_rows = range(rows) if control.stop is True else (control.stop or ())
-            for r in stop_rows:
-                if not finished[r]:
-                    finished[r] = True
-                    reasons[r] = "observer"
-        if bool(finished.all()):
-            break
-        if step - 1 >= generated.shape[1]:
-            raise RemoteExecutionError(
-                f"The server returned {generated.shape[1]} tokens but rows were still generating."
-            )
-        nxt = torch.where(
-            finished,
-            torch.full_like(generated[:, step - 1], backend.pad_token_id),
-            generated[:, step - 1],
-        )
-        for r in torch.nonzero(~finished).flatten().tolist():
-            token = int(nxt[r])
-            if eos is not None and token == eos:
-                finished[r] = True
-                reasons[r] = "eos"
-            else:
-                out_ids[r].append(token)
-        if step == max_new_tokens or bool(finished.all()):
-            break
-        positions = positions[:, -1:] + 1
-        current = view(step, nxt[:, None], (~finished)[:, None])
-    texts = [backend.tokenizer.decode(t, skip_special_tokens=True) for t in out_ids]
-    prompt_ids = [
-        row[m.bool()].tolist() for row, m in zip(batch.input_ids, batch.attention_mask, strict=True)
-    ]
-    return Generation(prompt_ids, out_ids, texts, reasons, [])
+    generated = ids[:, batch.input_ids.shape[1] :].cpu()
+    served = _Served(backend, generated, steps, sites)
+    return generate_loop(
+        served,
+        batch,
+        max_new_tokens=max_new_tokens,
+        edits=[],
+        observers=observers,
+        temperature=0.0,
+        top_p=1.0,
+        seed=None,
+        stop_at_eos=stop_at_eos,
+    )

@@ -12,9 +12,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from emovec._torchhooks import final_norm_and_head
+from emovec.adapterkit import final_norm_and_head, find_path
 
-from ._backend import _find
 from ._remote import _stamp
 
 
@@ -51,7 +50,7 @@ def remote_unembed(
     inner = backend.model._module
     norm, head = final_norm_and_head(inner)
     names = {id(module): name for name, module in inner.named_modules()}
-    norm_envoy, head_envoy = (_find(backend.model, names[id(m)]) for m in (norm, head))
+    norm_envoy, head_envoy = (find_path(backend.model, names[id(m)]) for m in (norm, head))
     flat = x.detach().reshape(-1, x.shape[-1]).float().cpu()
     submit = backend.nnsight_backend()  # preflight, retries and the key, as for every request
     logits = unembed_block(backend.model, backend.layers, norm_envoy, head_envoy, flat, submit)

@@ -7,12 +7,20 @@ from typing import Any
 from torch import Tensor, nn
 from transformer_lens.model_bridge import TransformerBridge
 
-from emovec._backend import BackendBase, BoundEdit, ForwardOutput
 from emovec._batch import Reducer, keep
 from emovec._edit import Edit
-from emovec._hookplan import SitePlan, plan_sites, visit
+from emovec._provenance import origin_of
 from emovec._site import Site
-from emovec._startat import list_holding, started_at
+from emovec.adapterkit import (
+    BackendBase,
+    BoundEdit,
+    ForwardOutput,
+    SitePlan,
+    list_holding,
+    plan_sites,
+    started_at,
+    visit,
+)
 
 
 def hook_name(site: Site) -> str:
@@ -24,8 +32,8 @@ class TransformerLensBackend(BackendBase):
     """Emotion-vector work on a TransformerLens `TransformerBridge`.
 
     Compatibility mode (folded, centred weights) moves activations to another basis: emovec
-    never turns it on, and records it in `self.compatibility_mode` when the user did, so vector
-    files say which basis they live in.
+    never turns it on, and records it in `provenance.compatibility_mode` when the user did, so
+    vector files say which basis they live in.
     """
 
     name = "transformer_lens"
@@ -37,21 +45,26 @@ class TransformerLensBackend(BackendBase):
             raise TypeError(f"Expected a TransformerBridge, got {type(bridge).__name__}.")
         cfg = bridge.cfg
         hf = getattr(getattr(bridge, "_driver", None), "underlying_model", None)
-        source = getattr(hf, "emovec_source", {}) or {}
+        origin = origin_of(hf)
         super().__init__(
             bridge,
             tokenizer if tokenizer is not None else bridge.tokenizer,
             d_model=int(cfg.d_model),
             n_layers=int(cfg.n_layers),
-            model_id=model_id or source.get("model_id") or getattr(cfg, "model_name", "unknown"),
+            model_id=model_id
+            or (origin and origin.model_id)
+            or getattr(cfg, "model_name", "unknown"),
+            origin=origin,
         )
-        self.source = source
 
     @property
     def compatibility_mode(self) -> bool:
         """Whether the bridge is in TransformerLens compatibility mode (read from the bridge
         each time: the user may enable it after attaching)."""
         return bool(getattr(self.model, "compatibility_mode", False))
+
+    def _compatibility_mode(self) -> bool | None:
+        return self.compatibility_mode
 
     def _hooks(
         self, plans: dict[Site, SitePlan], mask: Tensor | None, reducer: Reducer, store: dict

@@ -26,15 +26,17 @@ def _cache():
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from emovec_hf._load import fp32_copy
-
+    from emovec._attach import plugin_hook
     from emovec.models import DEFAULT_MODEL, lookup
 
     name = args.name or DEFAULT_MODEL
     shipped = lookup(name)
     if shipped is None:
         raise ValueError(f"{name!r} is not a shipped model; see `emovec models list`.")
-    folder = fp32_copy(shipped)
+    prepare = plugin_hook("prepare_model")
+    if prepare is None:
+        raise ImportError("Fetching models needs the hf adapter: `pip install 'emovec[hf]'`.")
+    folder = prepare(shipped.name)
     print(f"{shipped.name}: ready in {folder}")
     return 0
 

@@ -130,7 +130,7 @@ def _run_config(
 ) -> dict:
     return {
         "model_id": str(backend.model_id),
-        "adapter": str(getattr(backend, "name", type(backend).__name__)),
+        "adapter": backend.name,
         "chat_template": bool(getattr(backend.tokenizer, "chat_template", None)),
         "prompt_version": PROMPT_VERSION,
         "plan": plan.as_dict(),

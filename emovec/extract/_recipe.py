@@ -239,10 +239,9 @@ def collect_statistics(
 
     ckpt = None
     if checkpoint is not None:
-        source = getattr(backend, "source", None) or {}
         fingerprint = {
             "model_id": backend.model_id,
-            "weights_sha256": source.get("weights_sha256"),
+            "weights_sha256": backend.provenance.weights_sha256,
             "d_model": d,
             "n_layers": int(backend.n_layers),
             "sites": [str(s) for s in sites],
@@ -337,16 +336,11 @@ def build_vectors(
     vectors = torch.stack(columns, dim=1).to(torch.float32)
     norm_stats = neutral_stats.norms if neutral_stats is not None else story_stats.norms
     counts = next(iter(story_stats.means.values())).count.tolist()
-    source = getattr(backend, "source", None) or {}
+    provenance = backend.provenance
     metadata = {
-        "model": {
-            "model_id": backend.model_id,
-            "weights_sha256": source.get("weights_sha256"),
-            "revision": source.get("revision"),
-            "shipped_as": source.get("shipped_as"),
-        },
-        "adapter": getattr(backend, "name", None),
-        "dtype": _dtype_of(backend),
+        "model": provenance.model_record(),
+        "adapter": provenance.adapter,
+        "dtype": provenance.dtype,
         "d_model": int(backend.d_model),
         "n_layers": int(backend.n_layers),
         "sites": [str(s) for s in sites],
@@ -361,7 +355,7 @@ def build_vectors(
         "neutral_variance_removed": explained,
         "mean_norm_before_unit": pre_norms,
         # Only TransformerLens bridges have the mode; it changes activations of LayerNorm models.
-        "compatibility_mode": getattr(backend, "compatibility_mode", None),
+        "compatibility_mode": provenance.compatibility_mode,
         "emovec_version": _version(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -432,12 +426,6 @@ def extract_vectors(
     )
     corpus = {**(corpus_info or {}), **corpus}
     return build_vectors(backend, story_stats, neutral_stats, recipe, corpus)
-
-
-def _dtype_of(backend: Any) -> str | None:
-    """The forward's floating-point type ("float32", "bfloat16"), if the backend says."""
-    dtype = getattr(backend, "dtype", None)
-    return None if dtype is None else str(dtype).removeprefix("torch.")
 
 
 def _version() -> str:

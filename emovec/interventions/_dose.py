@@ -373,7 +373,7 @@ def dose_response(
         shuffled_label=shuffled,
         settings={
             "model_id": backend.model_id,
-            "adapter": getattr(backend, "name", None),
+            "adapter": backend.name,
             "n_prompts": len(prompts),
             "n_random": n_random,
             "orthogonalize": orthogonalize,

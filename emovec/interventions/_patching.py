@@ -160,7 +160,7 @@ def patching(
         source_rows=source_rows.tolist(),
         settings={
             "model_id": backend.model_id,
-            "adapter": getattr(backend, "name", None),
+            "adapter": backend.name,
             "n_pairs": len(tgt),
             "subspace_rank": {str(k): int(v.shape[0]) for k, v in bases.items()},
             "chat": chat,

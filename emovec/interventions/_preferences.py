@@ -373,7 +373,7 @@ def preference_suite(
         p_first=float(p_first.mean()),
         settings={
             "model_id": backend.model_id,
-            "adapter": getattr(backend, "name", None),
+            "adapter": backend.name,
             "template": PREFERENCE_TEMPLATE,
             "chat": chat,
             "n_pairs": len(pairs),

@@ -246,7 +246,7 @@ def pressure_suite(
         },
         settings={
             "model_id": backend.model_id,
-            "adapter": getattr(backend, "name", None),
+            "adapter": backend.name,
             "template": PRESSURE_TEMPLATE,
             "orders": orders,
             "chat": chat,

@@ -153,7 +153,7 @@ def sweep(
     row and condition (`reuse_prefix=False` turns this off; the values agree to float rounding).
     """
     start = _shared_start(conditions) if reuse_prefix else None
-    if start is not None and getattr(backend, "resumable", False):
+    if start is not None and backend.resumable:
         return _sweep_from(
             backend, start, rows, conditions, metric, reference, masks, batch_tokens, progress
         )

@@ -218,7 +218,7 @@ def specificity(
         matrix=matrix,
         settings={
             "model_id": backend.model_id,
-            "adapter": getattr(backend, "name", None),
+            "adapter": backend.name,
             "n_prompts": len(prompts),
             "absolute_strength": amount,
             "positions": positions if isinstance(positions, str) else list(positions),

@@ -327,12 +327,11 @@ def calibrate(
         pile.append(raw[use.to(raw.device)].cpu())
         bar.update(len(chunk))
     bar.close()
-    source = getattr(backend, "source", None) or {}
     meta = {
         "vectors_sha256": vectors_fingerprint(vectors, emotions, site_list),
         "vectors_path": vectors.metadata.get("path"),
         "model_id": backend.model_id,
-        "weights_sha256": source.get("weights_sha256"),
+        "weights_sha256": backend.provenance.weights_sha256,
         "n_prompts": len(prompts),
         "n_texts": len(texts),
         "max_new_tokens": max_new_tokens,

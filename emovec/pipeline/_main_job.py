@@ -16,7 +16,7 @@ def identity(ctx: Context) -> dict[str, Any]:
     backend = ctx["backend"]
     return {
         "model": backend.model_id,
-        "weights": (getattr(backend, "source", {}) or {}).get("weights_sha256"),
+        "weights": backend.provenance.weights_sha256,
         "adapter": backend.name,
         "dtype": str(backend.dtype).removeprefix("torch."),
         "sites": [str(s) for s in ctx["sites"]],

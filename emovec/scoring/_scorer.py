@@ -78,7 +78,7 @@ class DocumentScorer:
         self.ruleset = RuleSet(self.rules, layout)
         self.fingerprint = {
             "model_id": backend.model_id,
-            "weights_sha256": (getattr(backend, "source", None) or {}).get("weights_sha256"),
+            "weights_sha256": backend.provenance.weights_sha256,
             "vectors_sha256": vectors_fingerprint(vectors, self.emotions, self.sites),
             "calibration": None
             if self.calibration is None

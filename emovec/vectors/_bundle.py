@@ -269,15 +269,15 @@ class EmotionVectors:
         if self.n_layers is not None and self.n_layers != int(backend.n_layers):
             problems.append(f"{self.n_layers} layers vs {backend.n_layers}")
         model = self._metadata.get("model") or {}
-        theirs = getattr(backend, "source", None) or {}
-        ours_hash, their_hash = model.get("weights_sha256"), theirs.get("weights_sha256")
+        theirs = backend.provenance
+        ours_hash, their_hash = model.get("weights_sha256"), theirs.weights_sha256
         if ours_hash and their_hash:
             if ours_hash != their_hash:
                 problems.append(f"weights sha256 {ours_hash[:12]}... vs {their_hash[:12]}...")
         elif model.get("model_id") and model.get("model_id") != backend.model_id:
             problems.append(f"model {model.get('model_id')!r} vs {backend.model_id!r}")
         ours_mode = self._metadata.get("compatibility_mode")
-        their_mode = getattr(backend, "compatibility_mode", None)
+        their_mode = theirs.compatibility_mode
         if ours_mode is not None and their_mode is not None and bool(ours_mode) != bool(their_mode):
             problems.append(
                 f"TransformerLens compatibility mode {'on' if ours_mode else 'off'} at extraction"

@@ -1,14 +1,12 @@
 """The forward's dtype: names, `auto`, and what a bundle records."""
 
-import copy
-
 import pytest
 import torch
 
 import emovec
 from emovec import _dtype
 from emovec._dtype import cpu_has_native_bf16, resolve_dtype
-from tests.conftest import ADAPTERS, tiny_llama, wrap
+from tests.conftest import ADAPTERS, copy_of, tiny_llama, wrap
 
 
 @pytest.mark.parametrize(
@@ -44,7 +42,7 @@ def test_cpu_flags_are_read_not_guessed():
 @pytest.fixture(scope="module")
 def bf16_backends(tokenizer):
     base = tiny_llama().to(torch.bfloat16)
-    return {name: wrap(copy.deepcopy(base), tokenizer, name) for name in ADAPTERS}
+    return {name: wrap(copy_of(base), tokenizer, name) for name in ADAPTERS}
 
 
 def test_bundles_record_the_dtype_and_reduce_in_float32(bf16_backends):

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from emovec import Control, Edit, Site, TokenBatch
-from emovec._generation import completions
+from emovec.adapterkit import completions
 from tests.conftest import ADAPTERS
 
 
@@ -131,7 +131,7 @@ def _reference_nucleus(probs, top_p):
 @pytest.mark.parametrize("temperature", [0.3, 1.0, 50.0])  # peaked, ordinary, flat (full sort)
 @pytest.mark.parametrize("top_p", [0.5, 0.95])
 def test_nucleus_keeps_the_same_tokens_with_the_same_weights(temperature, top_p):
-    from emovec._generation import nucleus
+    from emovec.adapterkit import nucleus
 
     gen = torch.Generator().manual_seed(0)
     probs = torch.softmax(torch.randn(4, 5000, generator=gen) * 4 / temperature, -1)

@@ -69,7 +69,7 @@ def test_real_model_bundle_loads_and_checks(real_backend, tmp_path):
     assert ev.vectors.shape == (3, real_backend.n_layers, real_backend.d_model)
     torch.testing.assert_close(ev.vectors.norm(dim=-1), torch.ones(3, real_backend.n_layers))
     meta = ev.metadata
-    assert meta["model"]["weights_sha256"] == real_backend.source["weights_sha256"]
+    assert meta["model"]["weights_sha256"] == real_backend.provenance.weights_sha256
     assert meta["model"]["model_id"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert all(n > 0 for n in meta["residual_norms"].values())
     path = ev.save(tmp_path / "real.safetensors")

@@ -1,5 +1,3 @@
-from types import SimpleNamespace
-
 import pytest
 import torch
 
@@ -14,6 +12,7 @@ from emovec.extract import (
     finish_vectors,
     neutral_components,
 )
+from tests.contract import identity_backend
 
 from .conftest import EMOTIONS
 
@@ -74,7 +73,7 @@ def test_build_vectors_on_synthetic_statistics_follows_the_recipe():
             for s, r in dialogues.items()
         }
     )
-    backend = SimpleNamespace(d_model=d, n_layers=2, model_id="toy", name="synthetic")
+    backend = identity_backend(d_model=d, n_layers=2, model_id="toy")
     ev = build_vectors(backend, story, neutral, Recipe(neutral_variance=0.5), {"sha256": "x"})
     assert ev.emotions == tuple(names)
     for site in sites:

@@ -5,15 +5,13 @@ seconds); it requires the API key `KEY`, which every test passes explicitly unle
 testing where keys come from.
 """
 
-import copy
-
 import pytest
 from emovec_nnsight import RemoteNNsightBackend, RetryPolicy, Sandbox, SimulatedNDIF
 
-from tests.conftest import tiny_llama
+from tests.conftest import copy_of, tiny_llama
 
 KEY = "ndif-test-key-5b1e9c7a42d0"  # distinctive, so a leak anywhere is found by search
-MODEL_ID = "tiny-random-llama"  # tiny_llama()'s emovec_source model id
+MODEL_ID = "tiny-random-llama"  # tiny_llama()'s recorded origin
 
 
 @pytest.fixture(scope="session")
@@ -61,4 +59,4 @@ def local(tiny_backends):
 
 @pytest.fixture
 def fresh_model():
-    return copy.deepcopy(tiny_llama(0))
+    return copy_of(tiny_llama(0))

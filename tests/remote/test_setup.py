@@ -22,6 +22,7 @@ from emovec_nnsight import (
     capture_corpus,
 )
 
+import emovec
 from emovec import MeanFrom, Site
 from emovec.extract import extract_vectors
 from tests.extract.conftest import toy_stories
@@ -34,11 +35,12 @@ def blocks_sent(sandbox) -> int:
 
 
 def test_shipped_weights_refused_before_sending(tokenizer, sandbox, fresh_model):
-    fresh_model.emovec_source = {
-        "model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
-        "weights_sha256": "b179c952",
-        "shipped_as": "smollm2-135m-instruct",
-    }
+    shipped = emovec.Origin(
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        weights_sha256="b179c952",
+        shipped_as="smollm2-135m-instruct",
+    )
+    emovec.remember_origin(fresh_model, shipped)
     backend = make_remote(tokenizer, sandbox, model=fresh_model)
     before = sandbox.requests
     with pytest.raises(LocalWeightsError, match="shipped weights .*smollm2-135m-instruct"):
@@ -142,7 +144,11 @@ def test_key_never_written_to_bundles_reports_or_logs(
     capture_corpus(
         backend, ["one text", "another text"], [Site(1)], MeanFrom(0), out=tmp_path / "capture"
     )
-    report = {"backend": repr(backend), "source": backend.source, "metadata": vectors.metadata}
+    report = {
+        "backend": repr(backend),
+        "source": backend.provenance.model_record(),
+        "metadata": vectors.metadata,
+    }
     (tmp_path / "report.json").write_text(json.dumps(report, default=str))
     logging.getLogger("emovec.remote").info("run finished with %r", backend)
     assert backend.retries == 1 and "retry 1/" in caplog.text

@@ -1,5 +1,4 @@
 import os
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -13,6 +12,7 @@ from emovec.vectors import (
     VectorFileError,
     write_atomic,
 )
+from tests.contract import identity_backend
 
 EMOTIONS = ("calm", "afraid", "happy", "hopeful")
 SITES = (Site(2), Site(5, "resid_pre"))
@@ -32,8 +32,8 @@ def _bundle(d: int = 6) -> EmotionVectors:
 
 
 def _backend(d_model=6, n_layers=8, model_id="org/model", sha=SHA):
-    return SimpleNamespace(
-        d_model=d_model, n_layers=n_layers, model_id=model_id, source={"weights_sha256": sha}
+    return identity_backend(
+        d_model=d_model, n_layers=n_layers, model_id=model_id, weights_sha256=sha
     )
 
 
@@ -151,7 +151,9 @@ def test_check_refuses_another_compatibility_mode_unless_allowed():
     bundle = EmotionVectors(_bundle().vectors, _bundle().emotions, _bundle().sites, meta_on)
     plain = _backend()  # an HF or nnsight backend has no such mode: nothing to compare
     assert bundle.check(plain) is bundle
-    off = SimpleNamespace(**vars(_backend()), compatibility_mode=False)
+    off = identity_backend(
+        d_model=6, n_layers=8, model_id="org/model", weights_sha256=SHA, compatibility_mode=False
+    )
     with pytest.raises(ModelMismatchError, match="compatibility mode on at extraction vs off"):
         bundle.check(off)
     assert bundle.check(off, allow_mismatch=True) is bundle

@@ -10,10 +10,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ._batch import Reducer, keep
-from ._edit import Edit
+from emovec._batch import Reducer, keep
+from emovec._edit import Edit
+from emovec._site import Site
+
 from ._hookplan import SitePlan, plan_sites, visit
-from ._site import Site
 
 
 def _hidden(value: Any) -> Tensor:
@@ -71,28 +72,3 @@ def hooked(
     finally:
         for handle in handles:
             handle.remove()
-
-
-_FINAL_NORMS = (
-    "model.norm",
-    "model.decoder.final_layer_norm",
-    "transformer.ln_f",
-    "gpt_neox.final_layer_norm",
-)
-
-
-def final_norm_and_head(model: Any) -> tuple[nn.Module, nn.Module]:
-    """The final norm and output head of a Hugging Face causal LM (for the logit lens)."""
-    head: Any = getattr(model, "get_output_embeddings", lambda: None)()
-    for path in _FINAL_NORMS:
-        norm: Any = model
-        for part in path.split("."):
-            norm = getattr(norm, part, None)
-            if norm is None:
-                break
-        if isinstance(norm, nn.Module) and isinstance(head, nn.Module):
-            return norm, head
-    raise ValueError(
-        f"Cannot find the final norm and output head of {type(model).__name__}"
-        f" (looked at {', '.join(_FINAL_NORMS)} and get_output_embeddings())."
-    )

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-from ._backend import BoundEdit
-from ._batch import Reducer
-from ._site import Site
+from emovec._batch import Reducer
+from emovec._site import Site
+
+from ._forward import BoundEdit
 
 
 @dataclass

@@ -1,17 +1,15 @@
 """The decode loop shared by every adapter: KV cache, edits by position, observers, stopping."""
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from ._backend import Control, Generation, Observer, StepView
-from ._batch import TokenBatch
-from ._edit import Edit
+from emovec._backend import Control, Generation, Observer, StepView
+from emovec._batch import TokenBatch
+from emovec._edit import Edit
 
-if TYPE_CHECKING:
-    from ._backend import BackendBase
+from ._forward import Forwarder, bind_decode, bind_prompt
 
 
 def _pick(logits: Tensor, temperature: float, top_p: float, gen: torch.Generator | None) -> Tensor:
@@ -64,7 +62,7 @@ _CANDIDATES = 1024
 
 
 def generate_loop(
-    backend: "BackendBase",
+    backend: Forwarder,
     batch: TokenBatch,
     *,
     max_new_tokens: int,
@@ -101,7 +99,7 @@ def generate_loop(
     out = backend._forward(
         ids,
         mask,
-        edits=backend._bind_prompt(active, batch),
+        edits=bind_prompt(active, batch),
         sites=sites,
         position_ids=positions,
         use_cache=True,
@@ -143,7 +141,7 @@ def generate_loop(
         out = backend._forward(
             step_ids,
             mask,
-            edits=backend._bind_decode(active),
+            edits=bind_decode(active),
             sites=sites,
             position_ids=positions,
             past=out.past,
