@@ -167,11 +167,11 @@ class BackendBase(ABC):
             raise ValueError(
                 f"unembed needs vectors of width d_model={self.d_model}, got {x.shape[-1]}."
             )
-        param = next(self.model.parameters())
-        return self._unembed(x.to(device=param.device, dtype=param.dtype))
+        return self._unembed(x.to(device=self.device, dtype=self.dtype))
 
     @property
     def device(self) -> torch.device:
+        """Where inputs go (an adapter whose `model` holds no parameters overrides this)."""
         return next(self.model.parameters()).device
 
     @property
@@ -298,8 +298,7 @@ class BackendBase(ABC):
                 raise ValueError(
                     f"{where} lies before the start {start}: sites and edits must come at or after it."
                 )
-        param = next(self.model.parameters())
-        hidden = hidden.to(device=param.device, dtype=param.dtype)
+        hidden = hidden.to(device=self.device, dtype=self.dtype)
         bound = bind_prompt(edits, batch)
         store: dict[Site, Tensor] = {}
         here = SitePlan(start, [b for b in bound if b[0].site == start], capture=start in sites)

@@ -1,10 +1,13 @@
-"""Every adapter captures, edits and generates identically (tiny random model and the real one)."""
+"""Every adapter captures, edits and generates identically (tiny random model and the real one).
+
+On the tiny model the toy fourth adapter (registered through an entry point in
+tests/adapters/conftest.py) runs every one of these tests beside the shipped three.
+"""
 
 import pytest
 import torch
 
 from emovec import Edit, Site
-from tests.conftest import ADAPTERS
 
 TEXTS = [
     "The tenant read the letter twice, then folded it and set it on the kitchen table.",
@@ -16,7 +19,15 @@ TOL = 1e-5
 
 @pytest.fixture(params=["tiny", pytest.param("real", marks=pytest.mark.real)])
 def backends(request):
-    return request.getfixturevalue(f"{request.param}_backends")
+    found = request.getfixturevalue(f"{request.param}_backends")
+    if request.param == "tiny":
+        found = {**found, "toy": request.getfixturevalue("toy_backend")}
+    return found
+
+
+def others(backends) -> list[str]:
+    """Every adapter but the reference (hf)."""
+    return [name for name in backends if name != "hf"]
 
 
 def all_sites(n_layers: int) -> list[Site]:
@@ -42,7 +53,7 @@ def test_captured_activations_identical(backends):
     batch = ref.tokenize(TEXTS)
     sites = all_sites(ref.n_layers)
     expected = ref.capture(batch, sites)
-    for name in ADAPTERS[1:]:
+    for name in others(backends):
         got = backends[name].capture(batch, sites)
         assert set(got) == set(sites)
         for site in sites:
@@ -56,7 +67,7 @@ def test_edited_logits_identical_and_edits_bite(backends):
     edits = edits_for(ref)
     expected = ref.run(batch, edits)
     assert (expected - ref.run(batch))[batch.mask].abs().max() > 1e-2, "the edits changed nothing"
-    for name in ADAPTERS[1:]:
+    for name in others(backends):
         diff = (backends[name].run(batch, edits) - expected)[batch.mask].abs().max().item()
         assert diff <= TOL, f"{name} edited logits differ from hf by {diff}"
 
@@ -69,7 +80,7 @@ def test_position_mask_limits_the_edit(backends):
     v = torch.randn(ref.d_model, generator=torch.Generator().manual_seed(1))
     edit = Edit.steer(Site(0), v, 8.0, positions=mask)
     base = ref.run(batch)
-    for name in ADAPTERS:
+    for name in backends:
         logits = backends[name].run(batch, [edit])
         # causal: positions before the edited one are untouched, the edited one moves
         assert (
@@ -88,7 +99,7 @@ def test_greedy_generation_identical_under_steering(backends, positions):
     expected = ref.generate(prompts, max_new_tokens=12, edits=[edit], chat=True)
     plain = ref.generate(prompts, max_new_tokens=12, chat=True)
     assert expected.token_ids != plain.token_ids, "the steering edit did not change generation"
-    for name in ADAPTERS[1:]:
+    for name in others(backends):
         got = backends[name].generate(prompts, max_new_tokens=12, edits=[edit], chat=True)
         assert got.token_ids == expected.token_ids, f"{name} generated other tokens than hf"
 
@@ -100,7 +111,7 @@ def test_unembed_identical_and_matches_the_last_position(backends):
     resid = ref.capture(batch, [last])[last]
     logits = ref.run(batch)
     torch.testing.assert_close(ref.unembed(resid), logits, atol=1e-4, rtol=1e-5)
-    for name in ADAPTERS[1:]:
+    for name in others(backends):
         torch.testing.assert_close(
             backends[name].unembed(resid), ref.unembed(resid), atol=TOL, rtol=0
         )

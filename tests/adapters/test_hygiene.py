@@ -7,6 +7,12 @@ from emovec import Edit, Site
 from tests.conftest import ADAPTERS
 
 
+@pytest.fixture(scope="module")
+def every(tiny_backends, toy_backend):
+    """The shipped adapters and the toy fourth one, over the tiny model."""
+    return {**tiny_backends, "toy": toy_backend}
+
+
 class Boom(Exception):
     pass
 
@@ -15,9 +21,9 @@ def exploding_reducer(acts, mask):
     raise Boom("reducer failed inside the hook")
 
 
-@pytest.mark.parametrize("adapter", ADAPTERS)
-def test_logits_restored_after_exception_in_capture(tiny_backends, adapter):
-    backend = tiny_backends[adapter]
+@pytest.mark.parametrize("adapter", [*ADAPTERS, "toy"])
+def test_logits_restored_after_exception_in_capture(every, adapter):
+    backend = every[adapter]
     batch = backend.tokenize(["one two three four", "five six"])
     baseline = backend.run(batch)
     steer = Edit.steer(Site(0), torch.ones(backend.d_model), 5.0)
@@ -26,9 +32,9 @@ def test_logits_restored_after_exception_in_capture(tiny_backends, adapter):
     assert torch.equal(backend.run(batch), baseline)
 
 
-@pytest.mark.parametrize("adapter", ADAPTERS)
-def test_logits_restored_after_exception_in_intervene_body(tiny_backends, adapter):
-    backend = tiny_backends[adapter]
+@pytest.mark.parametrize("adapter", [*ADAPTERS, "toy"])
+def test_logits_restored_after_exception_in_intervene_body(every, adapter):
+    backend = every[adapter]
     batch = backend.tokenize(["one two three four"])
     baseline = backend.run(batch)
     steer = Edit.steer(Site(1), torch.ones(backend.d_model), 5.0)
@@ -37,9 +43,9 @@ def test_logits_restored_after_exception_in_intervene_body(tiny_backends, adapte
     assert torch.equal(backend.run(batch), baseline)
 
 
-@pytest.mark.parametrize("adapter", ADAPTERS)
-def test_logits_restored_after_observer_raises_mid_generation(tiny_backends, adapter):
-    backend = tiny_backends[adapter]
+@pytest.mark.parametrize("adapter", [*ADAPTERS, "toy"])
+def test_logits_restored_after_observer_raises_mid_generation(every, adapter):
+    backend = every[adapter]
     batch = backend.tokenize(["one two three four"])
     baseline = backend.run(batch)
 
