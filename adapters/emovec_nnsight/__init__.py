@@ -7,45 +7,45 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time names load on first use
     from ._backend import NNsightBackend as NNsightBackend
-    from ._preflight import PreflightError as PreflightError
-    from ._preflight import scan_tracer as scan_tracer
-    from ._rehearsal import RehearsalWarning as RehearsalWarning
-    from ._remote_backend import RemoteNNsightBackend as RemoteNNsightBackend
-    from ._remote_corpus import CorpusCapture as CorpusCapture
-    from ._remote_corpus import capture_corpus as capture_corpus
-    from ._remote_corpus import vectors_from_capture as vectors_from_capture
-    from ._remote_errors import ApiKeyError as ApiKeyError
-    from ._remote_errors import LocalWeightsError as LocalWeightsError
-    from ._remote_errors import NotDeployedError as NotDeployedError
-    from ._remote_errors import RemoteExecutionError as RemoteExecutionError
-    from ._remote_errors import RemoteSetupError as RemoteSetupError
-    from ._remote_errors import TransientRemoteError as TransientRemoteError
-    from ._remote_errors import VersionMismatchError as VersionMismatchError
-    from ._remote_sandbox import Sandbox as Sandbox
-    from ._remote_transport import NDIFTransport as NDIFTransport
-    from ._remote_transport import RetryPolicy as RetryPolicy
-    from ._remote_transport import SimulatedNDIF as SimulatedNDIF
+    from .remote._backend import RemoteNNsightBackend as RemoteNNsightBackend
+    from .remote._corpus import CorpusCapture as CorpusCapture
+    from .remote._corpus import capture_corpus as capture_corpus
+    from .remote._corpus import vectors_from_capture as vectors_from_capture
+    from .remote._errors import ApiKeyError as ApiKeyError
+    from .remote._errors import LocalWeightsError as LocalWeightsError
+    from .remote._errors import NotDeployedError as NotDeployedError
+    from .remote._errors import RemoteExecutionError as RemoteExecutionError
+    from .remote._errors import RemoteSetupError as RemoteSetupError
+    from .remote._errors import TransientRemoteError as TransientRemoteError
+    from .remote._errors import VersionMismatchError as VersionMismatchError
+    from .remote._preflight import PreflightError as PreflightError
+    from .remote._preflight import scan_tracer as scan_tracer
+    from .remote._rehearsal import RehearsalWarning as RehearsalWarning
+    from .remote._sandbox import Sandbox as Sandbox
+    from .remote._transport import NDIFTransport as NDIFTransport
+    from .remote._transport import RetryPolicy as RetryPolicy
+    from .remote._transport import SimulatedNDIF as SimulatedNDIF
 
 _NAMES = {
     "NNsightBackend": "_backend",
-    "RemoteNNsightBackend": "_remote_backend",
-    "NDIFTransport": "_remote_transport",
-    "SimulatedNDIF": "_remote_transport",
-    "RetryPolicy": "_remote_transport",
-    "Sandbox": "_remote_sandbox",
-    "PreflightError": "_preflight",
-    "scan_tracer": "_preflight",
-    "RehearsalWarning": "_rehearsal",
-    "capture_corpus": "_remote_corpus",
-    "CorpusCapture": "_remote_corpus",
-    "vectors_from_capture": "_remote_corpus",
-    "RemoteSetupError": "_remote_errors",
-    "LocalWeightsError": "_remote_errors",
-    "NotDeployedError": "_remote_errors",
-    "VersionMismatchError": "_remote_errors",
-    "ApiKeyError": "_remote_errors",
-    "TransientRemoteError": "_remote_errors",
-    "RemoteExecutionError": "_remote_errors",
+    "RemoteNNsightBackend": "remote._backend",
+    "NDIFTransport": "remote._transport",
+    "SimulatedNDIF": "remote._transport",
+    "RetryPolicy": "remote._transport",
+    "Sandbox": "remote._sandbox",
+    "PreflightError": "remote._preflight",
+    "scan_tracer": "remote._preflight",
+    "RehearsalWarning": "remote._rehearsal",
+    "capture_corpus": "remote._corpus",
+    "CorpusCapture": "remote._corpus",
+    "vectors_from_capture": "remote._corpus",
+    "RemoteSetupError": "remote._errors",
+    "LocalWeightsError": "remote._errors",
+    "NotDeployedError": "remote._errors",
+    "VersionMismatchError": "remote._errors",
+    "ApiKeyError": "remote._errors",
+    "TransientRemoteError": "remote._errors",
+    "RemoteExecutionError": "remote._errors",
 }
 __all__ = [
     "ApiKeyError",

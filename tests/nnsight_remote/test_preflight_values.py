@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy
 import pytest
 import torch
-from emovec_nnsight._preflight import scan_block
+from emovec_nnsight.remote._preflight import scan_block
 
 
 class Mood(str):

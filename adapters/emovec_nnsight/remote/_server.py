@@ -1,6 +1,6 @@
 """A strict stand-in for NDIF's server, run as its own isolated process (never imported).
 
-`_remote_sandbox.Sandbox` starts it as `python -I -S _remote_server.py` and sends its
+`_sandbox.Sandbox` starts it as `python -I -S _server.py` and sends its
 configuration (the whitelist facts, site-packages folders, accepted API keys) as the first
 frame on stdin, never on the command line where `ps` would show it. `-I -S`: no current
 directory, no user site, no `.pth` files (so the editable emovec finder in site-packages is
@@ -18,7 +18,7 @@ refuses emovec's packages whoever asks. Then, like the server, it:
 * rehearses a request meant for a model it does not serve on a tiny stand-in of that model's
   architecture.
 
-The rules and failure reports are `_remote_rules.py`, the stand-in `_remote_standin.py`, both
+The rules and failure reports are `_rules.py`, the stand-in `_standin.py`, both
 loaded from this folder by path.
 
 Messages come back as frames on stdout: 8-byte little-endian length, then a pickle of plain
@@ -84,7 +84,7 @@ class Server:
 
         self.torch = torch
         self.config = config
-        self.rules = _sibling("_remote_rules").Rules(config["facts"])
+        self.rules = _sibling("_rules").Rules(config["facts"])
         self.models: dict = {}
         self.standins: dict = {}  # stand-in key -> nnsight model (rehearsals)
 
@@ -157,14 +157,14 @@ class Server:
         spec = request["standin"]
         try:
             if spec["key"] not in self.standins:
-                self.standins[spec["key"]] = _sibling("_remote_standin").build(spec)
+                self.standins[spec["key"]] = _sibling("_standin").build(spec)
         except Exception as err:
             return {"error": "standin", "message": f"{type(err).__name__}: {err}"}
         model = self.standins[spec["key"]]
         tracer = self.deserialize(
             request["blob"], request["compress"], model._remoteable_persistent_objects()
         )
-        _sibling("_remote_standin").narrow(tracer, spec["widths"])
+        _sibling("_standin").narrow(tracer, spec["widths"])
         model._remoteable_set_env(request.get("env") or {})
         threads = self.torch.get_num_threads()
         self.torch.set_num_threads(1)  # tiny matrices: threads only contend with the client
@@ -251,7 +251,7 @@ def main() -> None:
             else:
                 reply = {"error": "protocol", "message": f"unknown op {op!r}"}
         except Exception as err:  # the block raised on the server: report, keep serving
-            reply = _sibling("_remote_rules").failure(server.rules, err)
+            reply = _sibling("_rules").failure(server.rules, err)
         buffer = io.BytesIO()
         try:
             torch.save(reply, buffer)

@@ -67,7 +67,7 @@ def classify(message: str, key_source: str = "") -> Exception:
     if "not whitelisted" in lower or "is blocked" in lower:
         return RemoteExecutionError(
             f"NDIF refused the block although preflight passed it: {message}. The facts in"
-            " emovec_nnsight/_whitelist.py are out of date: please report this."
+            " emovec_nnsight/remote/_whitelist.py are out of date: please report this."
         )
     return RemoteExecutionError(f"The block failed on NDIF: {message}")
 

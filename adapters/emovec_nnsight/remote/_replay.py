@@ -21,7 +21,7 @@ from emovec._edit import Edit
 from emovec._site import Site
 from emovec.adapterkit import BoundEdit, ForwardOutput, generate_loop
 
-from ._remote_errors import RemoteExecutionError
+from ._errors import RemoteExecutionError
 
 
 class _Served:

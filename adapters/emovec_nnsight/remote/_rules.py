@@ -1,6 +1,6 @@
 """The server rules the sandbox applies to a request, and where a request broke them.
 
-Loaded by `_remote_server.py` from this folder by path (the sandbox refuses emovec's
+Loaded by `_server.py` from this folder by path (the sandbox refuses emovec's
 packages, and this folder is one of them): it imports only the standard library, and nnsight
 when unpickling. The rules come as data, `_whitelist.as_json()`, so there is one statement of
 them (`_whitelist`); here they are only applied:

@@ -3,7 +3,7 @@
 The weights stay on NDIF, so `unembed(x)` is one request: a one-token forward that stops after
 the first layer, during which the model's own final-norm and output-head modules are called on
 `x` (nnsight runs an envoy called inside a trace as a plain module call). The block reads only
-envoys and tensors, like the bodies in `_remote`, and is stamped the same way.
+envoys and tensors, like the bodies in `_trace`, and is stamped the same way.
 """
 
 from typing import Any
@@ -14,7 +14,7 @@ from torch import Tensor
 
 from emovec.adapterkit import final_norm_and_head, find_path
 
-from ._remote import _stamp
+from ._trace import _stamp
 
 
 def unembed_block(model: Any, layers: Any, norm: Any, head: Any, x: Tensor, backend: Any) -> Any:

@@ -2,7 +2,7 @@
 
 Set `EMOVEC_NDIF_MODEL` to a model NDIF is running (default meta-llama/Llama-3.1-8B; see
 `print(nnsight.status())`); a gated model also needs `HF_TOKEN` for its config. Run with
-`pytest tests/remote/test_live.py`. Everything here runs in the tutorial (docs/remote.md)
+`pytest tests/nnsight_remote/test_live.py`. Everything here runs in the tutorial (docs/remote.md)
 against the simulator; these tests are the same steps against the service, on a handful of
 texts, so that they cost a few requests.
 """

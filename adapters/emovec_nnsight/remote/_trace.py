@@ -2,17 +2,17 @@
 
 nnsight ships the source of a `with` block and the values it reads; the server runs that
 source under its whitelist. So each block below reads only the model's envoys, tensors,
-numbers, tuples and lists (built client-side by `_remote_compile`), and does only torch
+numbers, tuples and lists (built client-side by `_compile`), and does only torch
 arithmetic: no emovec call, no emovec object, nothing imported. `_preflight.scan_tracer`
 checks exactly this before every submission.
 
 The site loop exists twice (one forward, one generation step) on purpose: a helper function
 would be shipped by reference to a module the server does not have. Both copies are checked
-against the local adapter to 1e-5 in tests/remote.
+against the local adapter to 1e-5 in tests/nnsight_remote.
 
 Site tuples are `(layer, is_resid_post, edits, reduce)`; edits are
 `(basis, scale, offset, mask, when)` and apply `x + ((x @ basis.T) * scale + offset) @ basis`,
-which is `emovec.Edit.apply`; reduce kinds are `_remote_compile.KEEP` (1), `GATHER` (2),
+which is `emovec.Edit.apply`; reduce kinds are `_compile.KEEP` (1), `GATHER` (2),
 `MEAN` (3), `ROW_MOMENTS` (4), `TOKEN_MOMENTS` (5), `WEIGHTS` (6).
 
 The server compiles a nested `with` (the traces of a session, the invokes of a generation)

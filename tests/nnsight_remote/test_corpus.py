@@ -14,7 +14,7 @@ from emovec_nnsight import (
     capture_corpus,
     vectors_from_capture,
 )
-from emovec_nnsight._remote_transport import SimulatedNDIF
+from emovec_nnsight.remote._transport import SimulatedNDIF
 
 from emovec import MeanFrom, Site, TokenBatch
 from emovec.extract import (

@@ -8,7 +8,7 @@ Two checks run before every remote submission (and in the tests):
    dataclass instances, modules, classes and builtin-type subclasses from outside the
    whitelist), recursing into the source of functions that cloudpickle ships by value. Each
    problem names the file, line and source text.
-2. The isolated check, in the sandbox process (`_remote_server.py`), where emovec cannot be
+2. The isolated check, in the sandbox process (`_server.py`), where emovec cannot be
    imported, the unpickler resolves only whitelisted globals and the block's builtins are
    guarded: the request is deserialised and run on a tiny stand-in of the hosted model
    (`_rehearsal`); `isolated_check` (deserialisation only) is the fallback where no

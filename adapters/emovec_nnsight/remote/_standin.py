@@ -1,6 +1,6 @@
 """A tiny stand-in of a hosted model, on which the sandbox rehearses a request (server side).
 
-`_remote_server.py` loads this file by path (the sandbox refuses emovec's packages, and this
+`_server.py` loads this file by path (the sandbox refuses emovec's packages, and this
 folder is one of them), so it imports only the standard library, torch, transformers and
 nnsight, and never emovec. The client (`_rehearsal.stand_in`) says what to build: the
 architecture class and its config with every layer but tiny widths, the nnsight wrapper, the

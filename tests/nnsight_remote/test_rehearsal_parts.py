@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import torch
 from emovec_nnsight import _remote_standin
-from emovec_nnsight._rehearsal import StandInError, _shape, shrink, stand_in
-from emovec_nnsight._remote_compile import compile_forward
+from emovec_nnsight.remote._compile import compile_forward
+from emovec_nnsight.remote._rehearsal import StandInError, _shape, shrink, stand_in
 from transformers import LlamaConfig
 
 from emovec import Edit, MeanFrom, Site, keep

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from emovec_nnsight import _whitelist as wl
-from emovec_nnsight._preflight import scan_block
-from emovec_nnsight._remote_rules import Rules
+from emovec_nnsight.remote._preflight import scan_block
+from emovec_nnsight.remote._rules import Rules
 
 DOCS = Path(__file__).parents[2] / "docs" / "remote.md"
 
@@ -21,10 +21,10 @@ DOCS = Path(__file__).parents[2] / "docs" / "remote.md"
 def test_installed_nnsight_is_the_version_the_facts_were_read_from():
     installed = version("nnsight")
     assert installed == wl.NNSIGHT_CLIENT_VERSION, (
-        f"nnsight {installed} is installed, but emovec_nnsight/_whitelist.py was read from"
+        f"nnsight {installed} is installed, but emovec_nnsight/remote/_whitelist.py was read from"
         f" nnsight {wl.NNSIGHT_CLIENT_VERSION}. Before changing NNSIGHT_CLIENT_VERSION,"
         " re-check against the new nnsight: the pickle globals every request needs"
-        " (UNPICKLE_INTERNALS, BUILTIN_TYPES: tests/remote/test_preflight.py runs clean blocks"
+        " (UNPICKLE_INTERNALS, BUILTIN_TYPES: tests/nnsight_remote/test_preflight.py runs clean blocks"
         " through the strict unpickler), RequestModel.serialize/deserialize and reduce_block"
         " (the rehearsal maps shipped lines back with them), how models are wrapped"
         " (_remote_standin.build), and NDIF's published whitelist; then update FACTS_VERSION."

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any, Protocol, TypeVar
 
-from ._preflight import PreflightError
-from ._remote_errors import (
+from ._errors import (
     NotDeployedError,
     RemoteExecutionError,
     RemoteSetupError,
@@ -27,7 +26,8 @@ from ._remote_errors import (
     redact,
     scrub,
 )
-from ._remote_sandbox import Sandbox, SandboxError
+from ._preflight import PreflightError
+from ._sandbox import Sandbox, SandboxError
 
 log = logging.getLogger("emovec.remote")
 T = TypeVar("T")

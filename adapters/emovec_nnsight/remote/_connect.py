@@ -18,7 +18,7 @@ from typing import Any
 
 from emovec._provenance import Origin
 
-from ._remote_errors import ApiKeyError, LocalWeightsError, NotDeployedError, VersionMismatchError
+from ._errors import ApiKeyError, LocalWeightsError, NotDeployedError, VersionMismatchError
 
 
 def check_remote(backend: Any) -> str:

@@ -1,7 +1,7 @@
 """What NDIF's server accepts in a remote block: the facts, kept in this one place.
 
 Everything that decides whether a block may be sent (the static scan in `_preflight`, the
-isolated sandbox in `_remote_server`, the error messages) reads these constants; the sandbox
+isolated sandbox in `_server`, the error messages) reads these constants; the sandbox
 receives them as JSON because it must not import emovec.
 
 Facts version 2026-11-28, from:

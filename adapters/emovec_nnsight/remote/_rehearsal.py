@@ -11,7 +11,7 @@ emovec not importable, strict unpickler) on a stand-in of the hosted model:
   (a hosted model's nnsight wrapper holds its config and tokenizer, not its weights);
 * the request is not rebuilt: the sandbox deserialises the same bytes, narrows the
   floating-point tensors they carry where a dimension is a hosted width (`d_model` 4096 ->
-  16) and folds token ids into the tiny vocabulary (`_remote_standin.py`).
+  16) and folds token ids into the tiny vocabulary (`_standin.py`).
 
 Verdicts: a server rule broken at run time (an import, a dunder attribute, a blocked
 builtin), or a `NameError`/`ImportError` (which no width can cause), raises `PreflightError`

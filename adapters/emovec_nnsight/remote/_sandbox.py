@@ -1,4 +1,4 @@
-"""The client's handle on the isolated server stand-in (`_remote_server.py`, its own process).
+"""The client's handle on the isolated server stand-in (`_server.py`, its own process).
 
 One process serves many requests (importing torch and nnsight takes seconds on the build
 machines), one at a time. It is started lazily and gets its configuration (the whitelist facts
@@ -24,7 +24,7 @@ import torch
 
 from . import _whitelist
 
-_SERVER = Path(__file__).with_name("_remote_server.py")
+_SERVER = Path(__file__).with_name("_server.py")
 # Environment variables the server process must not inherit (credentials of any kind).
 _SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pytest
 import torch
 from emovec_nnsight import PreflightError, SimulatedNDIF
-from emovec_nnsight._preflight import scan_block
-from emovec_nnsight._remote_backend import Submission
+from emovec_nnsight.remote._backend import Submission
+from emovec_nnsight.remote._preflight import scan_block
 
 import emovec.ops
 from emovec import Edit, Site

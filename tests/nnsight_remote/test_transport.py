@@ -20,8 +20,8 @@ from emovec_nnsight import (
     RemoteExecutionError,
     TransientRemoteError,
 )
-from emovec_nnsight._remote_errors import classify, scrub
-from emovec_nnsight._remote_transport import RemoteRequest
+from emovec_nnsight.remote._errors import classify, scrub
+from emovec_nnsight.remote._transport import RemoteRequest
 from huggingface_hub.errors import RepositoryNotFoundError
 from nnsight.intervention.backends.remote import RemoteBackend, RemoteError
 

@@ -11,8 +11,8 @@ import warnings
 import pytest
 import torch
 from emovec_nnsight import PreflightError, SimulatedNDIF
-from emovec_nnsight._preflight import isolated_check
-from emovec_nnsight._rehearsal import RehearsalWarning
+from emovec_nnsight.remote._preflight import isolated_check
+from emovec_nnsight.remote._rehearsal import RehearsalWarning
 
 from emovec import Edit, MeanFrom, Site, keep
 

@@ -2,9 +2,9 @@
 
 `RemoteNNsightBackend` implements emovec's backend protocol (`capture`, `run`, `generate`)
 with one request per call: edits and reducers are compiled client-side into tensors
-(`_remote_compile`), the trace bodies in `_remote` hold only torch, and `Submission` (an
+(`_compile`), the trace bodies in `_trace` hold only torch, and `Submission` (an
 nnsight backend) preflights each block (`_preflight`), sends it through a transport with
-retries (`_remote_transport`) and puts the saved values back into the caller's frame.
+retries (`_transport`) and puts the saved values back into the caller's frame.
 """
 
 import atexit
@@ -31,21 +31,21 @@ from emovec.adapterkit import (
     positions_if_left_padded,
 )
 
-from . import _remote
-from ._preflight import PreflightError, scan_tracer
-from ._rehearsal import Rehearsal
-from ._remote_compile import compile_forward, compile_generation
-from ._remote_connect import check_remote, local_weights_reason
-from ._remote_errors import (
+from . import _trace
+from ._compile import compile_forward, compile_generation
+from ._connect import check_remote, local_weights_reason
+from ._errors import (
     RemoteExecutionError,
     RemoteSetupError,
     TransientRemoteError,
     redact,
 )
-from ._remote_replay import replay
-from ._remote_sandbox import Sandbox
-from ._remote_transport import NDIFTransport, RemoteRequest, RetryPolicy, Transport
-from ._remote_unembed import remote_unembed
+from ._preflight import PreflightError, scan_tracer
+from ._rehearsal import Rehearsal
+from ._replay import replay
+from ._sandbox import Sandbox
+from ._transport import NDIFTransport, RemoteRequest, RetryPolicy, Transport
+from ._unembed import remote_unembed
 
 _CHECKER: Sandbox | None = None
 
@@ -180,7 +180,7 @@ class RemoteNNsightBackend(BackendBase):
             TransientRemoteError: the server did not answer, after every retry.
         """
         if self._model_key is None:
-            self._model_key = check_remote(self)  # the checks, in order: _remote_connect
+            self._model_key = check_remote(self)  # the checks, in order: _connect
         return self
 
     # -- sending one block --------------------------------------------------------------------
@@ -265,7 +265,7 @@ class RemoteNNsightBackend(BackendBase):
             specs, order = compile_forward(bound, sites, reducer, batch.attention_mask)
             requests.append((inputs, specs, want_logits))
             orders.append(order)
-        results = _remote.run_forwards(self.model, self.layers, requests, Submission(self))
+        results = _trace.run_forwards(self.model, self.layers, requests, Submission(self))
         out = []
         for (reduced, logits), order in zip(results, orders, strict=True):
             captured = {site: r for site, r in zip(order, reduced, strict=True) if r is not None}
@@ -399,7 +399,7 @@ class RemoteNNsightBackend(BackendBase):
             options.update(temperature=float(temperature), top_p=float(top_p), top_k=0)
         inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         specs, sites = compile_generation(list(edits), sites)
-        ids, steps = _remote.generate_steps(
+        ids, steps = _trace.generate_steps(
             self.model,
             self.layers,
             inputs,
