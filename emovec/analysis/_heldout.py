@@ -16,6 +16,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._site import Site, parse_sites
 from emovec.extract import (
     TEMPLATES,
@@ -128,7 +129,7 @@ def split_topics(
 
 
 def heldout_identification(
-    backend: Any,
+    backend: Backend,
     stories: Iterable[Any],
     neutral: Iterable[Any] | None = None,
     *,
@@ -290,7 +291,7 @@ def _readout(
 
 
 def _held_out_means(
-    backend: Any,
+    backend: Backend,
     held: Sequence[Any],
     sites: Sequence[Site],
     recipe: Recipe,

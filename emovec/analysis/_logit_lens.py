@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from emovec._backend import Backend
 from emovec._site import Site
 from emovec.vectors import EmotionVectors
 
@@ -82,7 +83,7 @@ class LogitLens:
 
 
 def logit_lens(
-    backend: Any,
+    backend: Backend,
     vectors: EmotionVectors,
     site: "Site | str | int",
     *,

@@ -7,12 +7,13 @@ prompt's own last token (`read_at="prompt"`). The paper reads at the Assistant c
 """
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._batch import last_token
 from emovec.ops import scores
 from emovec.vectors import EmotionVectors
@@ -21,7 +22,7 @@ ReadAt = Literal["assistant", "prompt"]
 
 
 def read_probes(
-    backend: Any,
+    backend: Backend,
     vectors: EmotionVectors,
     prompts: Sequence[str],
     *,
@@ -57,7 +58,7 @@ def read_probes(
     return torch.cat(out).double()
 
 
-def _framed(backend: Any, prompts: Sequence[str], read_at: ReadAt) -> tuple[list[str], bool]:
+def _framed(backend: Backend, prompts: Sequence[str], read_at: ReadAt) -> tuple[list[str], bool]:
     """The texts to tokenize and whether to apply the chat template."""
     if read_at == "prompt":
         return list(prompts), False

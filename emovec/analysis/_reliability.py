@@ -17,6 +17,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._site import Site
 from emovec.extract import (
     Item,
@@ -172,7 +173,7 @@ class TopicHalves:
 
     def reliability(
         self,
-        backend: Any,
+        backend: Backend,
         neutral_stats: NeutralStatistics | None,
         recipe: Recipe,
     ) -> SplitHalfReliability:

@@ -13,6 +13,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._site import Site
 from emovec.vectors import EmotionVectors
 
@@ -62,7 +63,7 @@ class ScenarioReport:
 
 
 def implicit_scenarios(
-    backend: Any,
+    backend: Backend,
     vectors: EmotionVectors,
     scenarios: "Sequence[Scenario] | None" = None,
     *,

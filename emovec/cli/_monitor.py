@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from emovec._backend import Backend
+
 from ._options import add_model_options, add_out_option, apply_config
 
 BUNDLE_NAME = "emotion_vectors.safetensors"
@@ -174,7 +176,7 @@ def _load(
     return vectors, calibration, backend
 
 
-def _sites(args: argparse.Namespace, backend: Any) -> Any:
+def _sites(args: argparse.Namespace, backend: Backend) -> Any:
     from emovec import parse_sites
 
     return None if args.sites is None else parse_sites(args.sites, backend.n_layers)

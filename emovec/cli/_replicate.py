@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from emovec._backend import Backend
+
 from ._options import add_model_options, add_out_option
 
 # The paper's recipe; neutral dialogues are cut at 160 tokens (they average ~300 on the default
@@ -100,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _page(args: argparse.Namespace, backend: Any, results: dict[str, Any], headline: dict) -> str:
+def _page(
+    args: argparse.Namespace, backend: Backend, results: dict[str, Any], headline: dict
+) -> str:
     import torch
 
     from emovec.pipeline._results_page import fenced, read_text, results_markdown

@@ -14,13 +14,13 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
 
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from emovec._backend import Backend
 from emovec._batch import MeanFrom, Reducer, TokenBatch
 from emovec._site import Site
 from emovec.ops import RunningCovariance, RunningMean
@@ -125,7 +125,7 @@ def bucket(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
 
 
 def token_batches(
-    backend: Any,
+    backend: Backend,
     items: Iterable[Item],
     *,
     batch_tokens: int,
@@ -147,7 +147,7 @@ def token_batches(
 
 
 def capture_stream(
-    backend: Any,
+    backend: Backend,
     items: Iterable[Item],
     sites: Sequence[Site],
     reducer: Reducer,

@@ -8,6 +8,7 @@ validation report compares the two on held-out stories.
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from emovec._backend import Backend
 from emovec.vectors import EmotionVectors
 
 from ._recipe import extract_vectors
@@ -41,7 +42,7 @@ def template_records(
 
 
 def template_vectors(
-    backend: Any,
+    backend: Backend,
     emotions: Sequence[str],
     neutral: Iterable[Any] | None = None,
     *,

@@ -18,6 +18,7 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._batch import TokenBatch
 from emovec._site import Site
 
@@ -136,7 +137,7 @@ def field(record: Any, name: str) -> Any:
 
 
 def capture_role_means(
-    backend: Any,
+    backend: Backend,
     dialogues: Iterable[Any],
     sites: Sequence[Site],
     *,

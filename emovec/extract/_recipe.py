@@ -15,6 +15,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._site import Site, parse_sites
 from emovec.ops import pca_from_covariance, reject
 from emovec.vectors import EmotionVectors
@@ -204,7 +205,7 @@ def corpus_summary(stories: Iterable[Any], neutral: Iterable[Any] | None) -> dic
 
 
 def collect_statistics(
-    backend: Any,
+    backend: Backend,
     stories: Iterable[Any] | None,
     neutral: Iterable[Any] | None,
     sites: Sequence[Site],
@@ -305,7 +306,7 @@ def collect_statistics(
 
 
 def build_vectors(
-    backend: Any,
+    backend: Backend,
     story_stats: StoryStatistics,
     neutral_stats: NeutralStatistics | None,
     recipe: Recipe,
@@ -363,7 +364,7 @@ def build_vectors(
 
 
 def extract_vectors(
-    backend: Any,
+    backend: Backend,
     stories: Iterable[Any],
     neutral: Iterable[Any] | None = None,
     *,

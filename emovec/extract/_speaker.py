@@ -23,6 +23,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._site import Site, parse_sites
 from emovec.ops import pca, reject
 from emovec.vectors import EmotionVectors
@@ -56,7 +57,7 @@ def _with(ev: EmotionVectors, **meta: Any) -> EmotionVectors:
 
 
 def _vectors(
-    backend: Any,
+    backend: Backend,
     means: RoleMeans,
     rows: tuple[list[int], list[int], list[str]],
     neutral_stats: Any,
@@ -71,7 +72,7 @@ def _vectors(
 
 
 def _capture(
-    backend: Any,
+    backend: Backend,
     records: Sequence[Any],
     neutral: Iterable[Any] | None,
     sites: list[Site],
@@ -109,7 +110,7 @@ class SpeakerVectors:
 
 
 def speaker_vectors(
-    backend: Any,
+    backend: Backend,
     dialogues: Iterable[Any],
     neutral: Iterable[Any] | None = None,
     *,
@@ -179,7 +180,7 @@ class DeflectionVectors:
 
 
 def deflection_vectors(
-    backend: Any,
+    backend: Backend,
     dialogues: Iterable[Any],
     story_vectors: EmotionVectors,
     neutral: Iterable[Any] | None = None,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from emovec._backend import Backend
 from emovec._batch import TokenBatch
 from emovec._edit import Edit
 from emovec._site import Site
@@ -90,7 +91,9 @@ class DenialCheck:
         return "\n".join(lines)
 
 
-def _rows(backend: Any, emotion: str) -> tuple[list[list[int]], list[tuple[int, int]], list[int]]:
+def _rows(
+    backend: Backend, emotion: str
+) -> tuple[list[list[int]], list[tuple[int, int]], list[int]]:
     """Token rows (prompt + continuation), each continuation's span, and +1/-1 per row."""
     rows, spans, signs = [], [], []
     for q in QUESTIONS:
@@ -107,7 +110,7 @@ def _rows(backend: Any, emotion: str) -> tuple[list[list[int]], list[tuple[int, 
 
 
 @torch.no_grad()
-def _score(backend: Any, rows, spans, signs, edits: Sequence[Edit]) -> float:
+def _score(backend: Backend, rows, spans, signs, edits: Sequence[Edit]) -> float:
     batch = TokenBatch.from_ids(rows, pad_id=backend.pad_token_id)
     logits = backend.run(batch, list(edits)).float().log_softmax(-1)
     totals = []
@@ -119,7 +122,7 @@ def _score(backend: Any, rows, spans, signs, edits: Sequence[Edit]) -> float:
 
 
 def denial_check(
-    backend: Any,
+    backend: Backend,
     deflection: EmotionVectors,
     story: EmotionVectors,
     *,

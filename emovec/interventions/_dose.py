@@ -19,6 +19,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._site import Site
 from emovec.ops import reject
 
@@ -205,7 +206,7 @@ def leaves_band(strengths: Sequence[float], outside: Sequence[bool]) -> dict[str
 
 
 def dose_response(
-    backend: Any,
+    backend: Backend,
     vectors: Any,
     emotion: str,
     prompts: Sequence[str],
@@ -447,7 +448,7 @@ def _side_effect_kl(
 
 
 def generation_perplexity(
-    backend: Any, prompt_ids: Sequence[Sequence[int]], token_ids: Sequence[Sequence[int]]
+    backend: Backend, prompt_ids: Sequence[Sequence[int]], token_ids: Sequence[Sequence[int]]
 ) -> float:
     """Perplexity of generated tokens (after their prompts) under `backend` without edits."""
     total, count = 0.0, 0

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from emovec._backend import Backend
 from emovec._batch import TokenBatch
 
 from ._alignment import patch_edit
@@ -76,7 +77,7 @@ class PatchResult:
 
 
 def patching(
-    backend: Any,
+    backend: Backend,
     vectors: Any,
     source: "str | Sequence[str] | TokenBatch",
     target: "str | Sequence[str] | TokenBatch",

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._site import Site
 from emovec.ops import bootstrap_ci
 
@@ -168,7 +169,7 @@ def _stratified(activities: Sequence[Activity], n: int, rng: np.random.Generator
 
 
 def preference_suite(
-    backend: Any,
+    backend: Backend,
     vectors: Any,
     *,
     activities: "Sequence[Activity] | str | Path | None" = None,

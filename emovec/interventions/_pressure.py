@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from emovec._backend import Backend
 from emovec.ops import bootstrap_ci
 
 from ._directions import _finite
@@ -97,7 +98,7 @@ class PressureResult:
 
 
 def pressure_suite(
-    backend: Any,
+    backend: Backend,
     vectors: Any,
     *,
     situations: "Sequence[Situation] | str | Path | None" = None,

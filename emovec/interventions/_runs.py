@@ -12,6 +12,7 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._batch import TokenBatch
 from emovec._edit import Edit
 from emovec._site import Site
@@ -29,7 +30,7 @@ def last_real(
 
 
 def next_token_logits(
-    backend: Any,
+    backend: Backend,
     batch: TokenBatch,
     edits: Sequence[Edit] = (),
     *,
@@ -83,7 +84,7 @@ def chunks(rows: Sequence[Sequence[int]], batch_tokens: int, max_rows: int = 64)
 
 
 def rows_logits(
-    backend: Any,
+    backend: Backend,
     rows: Sequence[Sequence[int]],
     edits_for: EditsFor | None = None,
     *,
@@ -128,7 +129,7 @@ Steering = tuple[tuple[Site, Tensor, float], ...]  # (site, unit direction, abso
 
 
 def sweep(
-    backend: Any,
+    backend: Backend,
     rows: Sequence[Sequence[int]],
     conditions: Sequence[Steering],
     metric: Callable[[Tensor, Tensor], Tensor],
@@ -188,7 +189,7 @@ def _shared_start(conditions: Sequence[Steering]) -> Site | None:
 
 
 def _sweep_from(
-    backend: Any,
+    backend: Backend,
     start: Site,
     rows: Sequence[Sequence[int]],
     conditions: Sequence[Steering],

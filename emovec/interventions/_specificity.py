@@ -19,6 +19,8 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
+from emovec._backend import Backend
+
 from ._directions import _finite
 from ._plots import figure, plain, save_figure, save_json
 from ._positions import _check_positions, row_masks
@@ -100,7 +102,7 @@ class Specificity:
 
 
 def specificity(
-    backend: Any,
+    backend: Backend,
     vectors: Any,
     prompts: Sequence[str],
     *,

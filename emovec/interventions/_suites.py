@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+
+from emovec._backend import Backend
 
 from ._metrics import token_id
 
@@ -135,7 +136,7 @@ class ChoicePrompt:
     masks: list[list[bool]]
 
 
-def render(backend: Any, content: str, *, chat: bool) -> str:
+def render(backend: Backend, content: str, *, chat: bool) -> str:
     """The text the model reads: the user turn in the chat template, or `content` + "Answer:"."""
     if chat:
         tok = backend.tokenizer
@@ -149,7 +150,7 @@ def render(backend: Any, content: str, *, chat: bool) -> str:
     return f"{content}\nAnswer:"
 
 
-def letters(backend: Any, *, chat: bool) -> tuple[int, int]:
+def letters(backend: Backend, *, chat: bool) -> tuple[int, int]:
     """Token ids of the answers "A" and "B" (with a leading space without the chat template)."""
     a, b = ("A", "B") if chat else (" A", " B")
     return token_id(backend.tokenizer, a), token_id(backend.tokenizer, b)
@@ -178,7 +179,7 @@ def fill(template: str, **values: str) -> tuple[str, dict[str, tuple[int, int]]]
 
 
 def choice_prompt(
-    backend: Any, content: str, spans: Sequence[tuple[int, int]], *, chat: bool
+    backend: Backend, content: str, spans: Sequence[tuple[int, int]], *, chat: bool
 ) -> ChoicePrompt:
     """Tokenise `content` as the model reads it and mark the tokens of each character span.
 

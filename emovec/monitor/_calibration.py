@@ -21,6 +21,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._site import Site
 from emovec.vectors import EmotionVectors, write_atomic
 
@@ -245,7 +246,7 @@ def calibration_from_readings(
 
 
 def calibrate(
-    backend: Any,
+    backend: Backend,
     vectors: EmotionVectors,
     *,
     prompts: Sequence[str] | None = None,

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from emovec import ops
+from emovec._backend import Backend
 from emovec._site import Site
 from emovec.vectors import EmotionVectors, write_atomic
 
@@ -285,7 +286,7 @@ def site_result(
 
 
 def evaluate(
-    backend: Any,
+    backend: Backend,
     vectors: EmotionVectors,
     calibration: Calibration,
     prompts: Sequence[EvalPrompt] | None = None,
@@ -389,7 +390,7 @@ def evaluate(
 
 
 def _scores(
-    backend: Any,
+    backend: Backend,
     texts: list[str],
     label: str,
     *,

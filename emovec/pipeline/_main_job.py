@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from emovec._backend import Backend
 from emovec.pipeline import Stage, bundle_digest
 
 Context = dict[str, Any]
@@ -86,7 +87,7 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
     return Stage("vectors", inputs, run)
 
 
-def _tokens_read(backend: Any, corpus: Any, max_tokens: int | None) -> int:
+def _tokens_read(backend: Backend, corpus: Any, max_tokens: int | None) -> int:
     """Tokens the vectors stage reads (stories, and dialogues cut at `max_tokens`); counted for
     its throughput on the results page, a second of tokenising against minutes of forwards."""
     cap = max_tokens or 10**9

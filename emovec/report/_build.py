@@ -15,6 +15,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from emovec._backend import Backend
 from emovec._site import Site
 from emovec.analysis._compare import compare_bundles, layer_rsa, plot_layer_rsa
 from emovec.analysis._geometry_report import geometry_report, ratings_for
@@ -86,7 +87,7 @@ class _Steps:
 
 def build_report(
     bundle_path: "str | PathLike[str] | EmotionVectors",
-    backend: Any,
+    backend: Backend,
     *,
     norms: Any = None,
     sweeps: "Sequence[str | PathLike[str] | Family] | None" = None,
@@ -316,7 +317,12 @@ def _bundle_facts(vectors: EmotionVectors) -> dict[str, Any]:
 
 
 def _heldout(
-    backend: Any, vectors: EmotionVectors, corpus: Any, fraction: float, seed: int, progress: bool
+    backend: Backend,
+    vectors: EmotionVectors,
+    corpus: Any,
+    fraction: float,
+    seed: int,
+    progress: bool,
 ) -> dict[str, Any]:
     from emovec.analysis import heldout_identification
 

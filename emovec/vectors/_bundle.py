@@ -21,6 +21,7 @@ from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 from torch import Tensor
 
+from emovec._backend import Backend
 from emovec._site import Site
 
 FORMAT = "emovec.vectors/1"
@@ -239,7 +240,7 @@ class EmotionVectors:
         return EmotionVectors(vectors, tuple(self.emotions[i] for i in rows), sites_kept, meta)
 
     # -- model compatibility ------------------------------------------------------------------
-    def check(self, backend: Any, *, allow_mismatch: bool = False) -> "EmotionVectors":
+    def check(self, backend: Backend, *, allow_mismatch: bool = False) -> "EmotionVectors":
         """Raise `ModelMismatchError` unless `backend` is the model these vectors came from.
 
         Width is always checked (a vector of another width cannot be added to the residual

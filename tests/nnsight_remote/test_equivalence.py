@@ -8,7 +8,7 @@ show the comparison can fail.
 
 import pytest
 import torch
-from emovec_nnsight import _remote_compile
+from emovec_nnsight.remote import _compile
 
 from emovec import Edit, MeanFrom, Site, TokenBatch, keep, last_token
 from emovec.extract import RowMoments, TokenMoments, extract_vectors
@@ -190,10 +190,28 @@ def test_wrong_compilation_is_caught(remote, local, monkeypatch):
     """A mutant that averages over every real token (ignoring MeanFrom's start) must differ."""
 
     def wrong(reducer, mask):
-        return (_remote_compile.MEAN, mask.bool().cpu(), None)
+        return (_compile.MEAN, mask.bool().cpu(), None)
 
-    monkeypatch.setattr(_remote_compile, "compile_reducer", wrong)
+    monkeypatch.setattr(_compile, "compile_reducer", wrong)
     batch = TokenBatch.from_ids([[5, 6, 7, 8, 9, 10, 11, 12]], pad_id=2)
     got = remote.capture(batch, [Site(1)], MeanFrom(4, min_tokens=2))[Site(1)]
     want = local.capture(batch, [Site(1)], MeanFrom(4, min_tokens=2))[Site(1)]
     assert not close(got, want)
+
+
+def test_ban_matches_local(remote, local):
+    prompts = ["Once upon a time", "A letter arrived"]
+    free = local.generate(prompts, max_new_tokens=6)
+    # One single token and one two-token sequence that the free run produced.
+    ban = [[[free.token_ids[0][1]], free.token_ids[1][2:4]]] * 2
+    want = local.generate(prompts, max_new_tokens=6, ban=ban)
+    assert want.token_ids != free.token_ids, "the ban changed nothing"
+    got = remote.generate(prompts, max_new_tokens=6, ban=ban)
+    assert got.token_ids == want.token_ids
+
+
+def test_rows_with_different_bans_refused_before_sending(remote, sandbox):
+    before = sandbox.requests
+    with pytest.raises(ValueError, match="bans the same token sequences in every row"):
+        remote.generate(["a", "b"], max_new_tokens=2, ban=[[[5]], [[6]]])
+    assert sandbox.requests == before

@@ -11,7 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from emovec_nnsight import _whitelist as wl
+from emovec_nnsight.remote import _whitelist as wl
 from emovec_nnsight.remote._preflight import scan_block
 from emovec_nnsight.remote._rules import Rules
 

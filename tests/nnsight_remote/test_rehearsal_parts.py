@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import torch
-from emovec_nnsight import _remote_standin
+from emovec_nnsight.remote import _standin
 from emovec_nnsight.remote._compile import compile_forward
 from emovec_nnsight.remote._rehearsal import StandInError, _shape, shrink, stand_in
 from transformers import LlamaConfig
@@ -53,7 +53,7 @@ def spec(tokenizer, tmp_path_factory):
 
 
 def test_stand_in_has_the_hosted_module_names_and_takes_any_token(spec):
-    standin = _remote_standin.build(spec)
+    standin = _standin.build(spec)
     hosted = nnsight_model(standin.tokenizer)._module
     assert [n for n, _ in standin._module.named_modules()] == [n for n, _ in hosted.named_modules()]
     assert standin._module.config.hidden_size == 16
@@ -64,7 +64,7 @@ def test_stand_in_has_the_hosted_module_names_and_takes_any_token(spec):
 
 def test_stand_in_with_other_module_names_is_refused(spec):
     with pytest.raises(LookupError, match=r"missing \['model.layers.3'\]"):
-        _remote_standin.build({**spec, "module_names": [*spec["module_names"], "model.layers.3"]})
+        _standin.build({**spec, "module_names": [*spec["module_names"], "model.layers.3"]})
 
 
 def test_narrow_touches_only_floating_point_widths():
@@ -75,7 +75,7 @@ def test_narrow_touches_only_floating_point_widths():
     tracer = types.SimpleNamespace(
         info=types.SimpleNamespace(frame=frame), args=({"w": torch.ones(64, 64)},), kwargs={}
     )
-    _remote_standin.narrow(tracer, [(64, 16)])
+    _standin.narrow(tracer, [(64, 16)])
     assert frame.f_locals["edits"][0][0].shape == (2, 16) and frame.f_locals["edits"][0][1] == 3.0
     assert frame.f_locals["mask"].shape == (1, 64) and frame.f_locals["ids"].shape == (1, 64)
     assert tracer.args[0]["w"].shape == (16, 16)

@@ -7,7 +7,6 @@ nnsight backend) preflights each block (`_preflight`), sends it through a transp
 retries (`_transport`) and puts the saved values back into the caller's frame.
 """
 
-import atexit
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -35,44 +34,14 @@ from . import _trace
 from ._compile import compile_forward, compile_generation
 from ._connect import check_remote, local_weights_reason
 from ._errors import (
-    RemoteExecutionError,
     RemoteSetupError,
-    TransientRemoteError,
-    redact,
 )
-from ._preflight import PreflightError, scan_tracer
 from ._rehearsal import Rehearsal
 from ._replay import replay
 from ._sandbox import Sandbox
-from ._transport import NDIFTransport, RemoteRequest, RetryPolicy, Transport
+from ._submit import Submission, submit
+from ._transport import NDIFTransport, RetryPolicy, Transport
 from ._unembed import remote_unembed
-
-_CHECKER: Sandbox | None = None
-
-
-def _checker() -> Sandbox:
-    """The process-wide sandbox for isolated checks (no deployments: blocks run on stand-ins)."""
-    global _CHECKER
-    if _CHECKER is None:
-        _CHECKER = Sandbox()
-        atexit.register(_CHECKER.close)
-    return _CHECKER
-
-
-class Submission:
-    """An nnsight backend: preflight the block, send it, put the saved values back."""
-
-    def __init__(self, owner: "RemoteNNsightBackend"):
-        self.owner = owner
-
-    def __call__(self, tracer: Any) -> None:
-        from nnsight.tracing.tracer import save
-        from nnsight.tracing.util import push
-
-        result = self.owner.submit(tracer)
-        for value in result.values():
-            save(value)  # so an enclosing trace or session keeps them, as nnsight's own does
-        push(tracer.info.frame, result)
 
 
 class RemoteNNsightBackend(BackendBase):
@@ -186,42 +155,7 @@ class RemoteNNsightBackend(BackendBase):
     # -- sending one block --------------------------------------------------------------------
     def submit(self, tracer: Any) -> dict[str, Any]:
         """Preflight `tracer`'s block, send it (with retries), return what it saved."""
-        from nnsight.ndif import pull_env
-        from nnsight.schema.config import CONFIG
-        from nnsight.schema.request import RequestModel
-
-        self.connect()
-        pull_env()  # as nnsight's RemoteBackend does, so the scan sees what ships by value
-        findings = scan_tracer(tracer)
-        if findings:
-            raise PreflightError(findings)
-        compress = bool(CONFIG.API.COMPRESS)
-        blob = RequestModel.serialize(tracer, compress)
-        key, _ = self.transport.api_key()
-        if key and key.encode() in _plain(blob, compress):
-            raise PreflightError("  the serialised block contains the API key: refusing to send it")
-        env = self.model._remoteable_get_env()
-        if self.preflight == "isolated" and not self.transport.strict:
-            # The strict transport runs the block in the sandbox itself; NDIF needs a rehearsal.
-            sandbox = self.checker or _checker()
-            self.rehearsal.check(tracer, blob, compress=compress, sandbox=sandbox, env=env)
-        assert self._model_key is not None
-        request = RemoteRequest(self._model_key, blob, compress, env)
-
-        def count(attempt: int, delay: float) -> None:
-            self.retries += 1
-
-        def send() -> dict[str, Any]:
-            try:
-                return self.transport.send(request)
-            except (RemoteSetupError, RemoteExecutionError, TransientRemoteError) as err:
-                if key and key in str(err):  # a transport quoted the key: mask it everywhere
-                    raise type(err)(redact(str(err), key)) from None
-                raise
-
-        result = self.retry.call(send, on_retry=count)
-        self.requests += 1
-        return result
+        return submit(self, tracer, self.checker)
 
     @property
     def rehearsal(self) -> Rehearsal:
@@ -366,6 +300,7 @@ class RemoteNNsightBackend(BackendBase):
         top_p: float = 1.0,
         seed: int | None = None,
         stop_at_eos: bool = True,
+        ban: "Sequence[Sequence[Sequence[int]]] | None" = None,
     ) -> Generation:
         """Generation in one request: static edits, observers replayed from per-step activations.
 
@@ -373,6 +308,11 @@ class RemoteNNsightBackend(BackendBase):
         `StepView`s as locally and may stop rows (the rows are cut client-side); they cannot
         add edits mid-generation (that needs a round trip per step). Sampling uses the
         server's sampler (same distribution, different random stream than local runs).
+
+        `ban` (as locally: per prompt, token sequences the output must never contain) goes to
+        the server's `generate` as `bad_words_ids`, which applies to every row: the rows must
+        share one ban list. Unlike the local loop, the server also matches a sequence's head
+        against the prompt's last tokens (a prompt ending in one bans its tail at once).
         """
         if isinstance(prompts, TokenBatch):
             batch = prompts
@@ -397,6 +337,9 @@ class RemoteNNsightBackend(BackendBase):
         }
         if temperature > 0:
             options.update(temperature=float(temperature), top_p=float(top_p), top_k=0)
+        banned = shared_ban(ban, batch.input_ids.shape[0])
+        if banned:
+            options["bad_words_ids"] = banned
         inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         specs, sites = compile_generation(list(edits), sites)
         ids, steps = _trace.generate_steps(
@@ -412,9 +355,25 @@ class RemoteNNsightBackend(BackendBase):
         return replay(self, batch, ids, steps, sites, list(observers), max_new_tokens, stop_at_eos)
 
 
-def _plain(blob: bytes, compress: bool) -> bytes:
-    if not compress:
-        return blob
-    import zstandard
+def shared_ban(ban: "Sequence[Sequence[Sequence[int]]] | None", rows: int) -> list[list[int]]:
+    """The one ban list every row shares, for the server's `bad_words_ids` (empty: none).
 
-    return zstandard.ZstdDecompressor().decompress(blob)
+    Raises:
+        ValueError: not one list per prompt, an empty sequence, or rows that differ.
+    """
+    if ban is None:
+        return []
+    if len(ban) != rows:
+        raise ValueError(
+            f"ban needs one list of token sequences per prompt: got {len(ban)} lists for"
+            f" {rows} prompts."
+        )
+    lists = [sorted({tuple(int(t) for t in seq) for seq in row}) for row in ban]
+    if any(not seq for row in lists for seq in row):
+        raise ValueError("A banned token sequence is empty.")
+    if any(row != lists[0] for row in lists[1:]):
+        raise ValueError(
+            "A remote generation bans the same token sequences in every row (one request, the"
+            " server's bad_words_ids): call generate once per group of prompts that share a ban."
+        )
+    return [list(seq) for seq in lists[0]]
