@@ -1,7 +1,7 @@
-"""A backend double for unit tests that read only a backend's identity (no forward runs).
+"""Backend doubles for unit tests that need a backend's identity, not a model.
 
-It has every member of the `emovec.Backend` contract, so runtime type checks accept it; the
-members a metadata test does not set raise if called, so a test cannot lean on them unseen.
+They have every member of the `emovec.Backend` contract, so runtime type checks accept them;
+the members a test does not provide raise if used, so a test cannot lean on them unseen.
 """
 
 from types import SimpleNamespace
@@ -13,9 +13,28 @@ from emovec._backend import CONTRACT
 
 def _absent(name: str) -> Any:
     def call(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError(f"this test's backend double has no real {name}()")
+        raise AssertionError(f"this test's backend double has no real {name}")
 
     return call
+
+
+class BackendDouble:
+    """Subclass and override what the test needs (`tokenize`, `capture`, ...)."""
+
+    name = "double"
+    model_id = "double"
+    d_model = 0
+    n_layers = 0
+    tokenizer: Any = None
+
+    @property
+    def provenance(self) -> emovec.Provenance:
+        return emovec.Provenance(emovec.Origin(self.model_id), self.name, "float32")
+
+
+for _name in CONTRACT:
+    if not hasattr(BackendDouble, _name):
+        setattr(BackendDouble, _name, _absent(_name))
 
 
 def identity_backend(

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from emovec._backend import Backend
 from emovec._site import Site
 from emovec.vectors import EmotionVectors
 
@@ -151,7 +152,7 @@ class SweepReport:
 
 
 def intensity_sweep(
-    backend: Any,
+    backend: Backend,
     vectors: EmotionVectors,
     families: "Sequence[Family] | None" = None,
     *,

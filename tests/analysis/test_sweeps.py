@@ -14,6 +14,7 @@ from emovec.analysis._sweeps import _p_best, _rank_correlations, intensity_sweep
 from emovec.catalogue import Catalogue
 from emovec.ops import spearman
 from emovec.vectors import EmotionVectors
+from tests.contract import BackendDouble
 
 GOOD = """# two families
 family: tylenol
@@ -115,7 +116,7 @@ def test_probes_are_read_right_before_the_assistant_reply(backend):
 
 
 def test_rho_follows_a_built_in_dose_signal():
-    class Toy:  # residual = (log dose, -log dose, noise): afraid rises, calm falls
+    class Toy(BackendDouble):  # residual = (log dose, -log dose, noise): afraid rises, calm falls
         d_model, n_layers, model_id = 3, 2, "toy"
         tokenizer = type("T", (), {"chat_template": None})()
 
