@@ -107,6 +107,20 @@ def _plan(
         yield pending
 
 
+def _manifest(path: Path, header: dict[str, Any]) -> dict[str, Any]:
+    """The manifest to resume from (checked against `header`), or a fresh one."""
+    if not path.exists():
+        return {**header, "requests": {}, "order": []}
+    manifest = json.loads(path.read_text())
+    old = {k: manifest.get(k) for k in header}
+    if old != header:
+        raise ValueError(
+            f"{path.parent} holds a capture with other settings ({old}); use another folder to"
+            f" capture {header}."
+        )
+    return manifest
+
+
 def capture_corpus(
     backend: Any,
     records: Iterable["Item | str"],
@@ -157,16 +171,7 @@ def capture_corpus(
         "max_tokens": max_tokens,
     }
     manifest_path = folder / "manifest.json"
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        old = {k: manifest.get(k) for k in header}
-        if old != header:
-            raise ValueError(
-                f"{folder} holds a capture with other settings ({old}); use another folder to"
-                f" capture {header}."
-            )
-    else:
-        manifest = {**header, "requests": {}, "order": []}
+    manifest = _manifest(manifest_path, header)
     order: list[str] = []
     bar = tqdm(
         total=total, desc="remote capture", unit="text", file=sys.stderr, disable=not progress

@@ -49,6 +49,32 @@ def _by_value(obj: Any) -> bool:
         return getattr(obj, "__module__", None) == "__main__"
 
 
+def _function_problems(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Problems of a function or class reached from a block (its code may be shipped)."""
+    if _is_emovec(value):
+        kind = "function" if isinstance(value, types.FunctionType) else "class"
+        yield (
+            f"`{path}` is the emovec {kind} {_qualname(value)}: emovec is not installed on"
+            " NDIF, so calling it in a remote block fails there; compute it client-side"
+            " and pass tensors",
+            None,
+        )
+    elif _by_value(value):
+        if isinstance(value, type):
+            yield (
+                f"`{path}` is the class {_qualname(value)}, which would be shipped by value:"
+                " preflight refuses classes defined outside installed packages",
+                None,
+            )
+        else:
+            yield "", value  # shipped as source: scan it like the block
+    elif not wl.module_allowed(value.__module__ or ""):
+        yield (
+            f"`{path}` is {_qualname(value)}: {not_whitelisted(value.__module__ or '?')}",
+            None,
+        )
+
+
 def value_problems(value: Any, path: str, depth: int, seen: set[int]) -> Iterator[tuple[str, Any]]:
     """Yield `(problem, function_to_scan_or_None)` for everything in `value` NDIF would refuse."""
     if type(value) in _LEAVES or isinstance(value, _TORCH_LEAVES) and not _foreign(value):
@@ -118,28 +144,7 @@ def value_problems(value: Any, path: str, depth: int, seen: set[int]) -> Iterato
             yield f"`{path}` is {_qualname(value)}: {not_whitelisted(module)}", None
         return
     if isinstance(value, (types.FunctionType, type)):
-        if _is_emovec(value):
-            kind = "function" if isinstance(value, types.FunctionType) else "class"
-            yield (
-                f"`{path}` is the emovec {kind} {_qualname(value)}: emovec is not installed on"
-                " NDIF, so calling it in a remote block fails there; compute it client-side"
-                " and pass tensors",
-                None,
-            )
-        elif _by_value(value):
-            if isinstance(value, type):
-                yield (
-                    f"`{path}` is the class {_qualname(value)}, which would be shipped by value:"
-                    " preflight refuses classes defined outside installed packages",
-                    None,
-                )
-            else:
-                yield "", value  # shipped as source: scan it like the block
-        elif not wl.module_allowed(value.__module__ or ""):
-            yield (
-                f"`{path}` is {_qualname(value)}: {not_whitelisted(value.__module__ or '?')}",
-                None,
-            )
+        yield from _function_problems(value, path)
         return
     cls = type(value)
     if _is_emovec(cls):
