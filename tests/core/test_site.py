@@ -33,3 +33,18 @@ def test_unknown_stream():
 def test_range_outside_model():
     with pytest.raises(ValueError, match="outside the model"):
         parse_sites("0:40", 30)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("4:2", r"Layer range '4:2' is empty.*e\.g\. '2:5'"),
+        ("3:3", r"Layer range '3:3' is empty"),
+        ("20,20", r"Site resid_post.20 is named twice in '20,20'"),
+        ("1:4,2", r"Site resid_post.2 is named twice"),
+        ([5, "resid_post.5"], r"Site resid_post.5 is named twice"),
+    ],
+)
+def test_empty_ranges_and_repeated_sites_are_refused(spec, message):
+    with pytest.raises(ValueError, match=message):
+        parse_sites(spec, 30)
