@@ -25,6 +25,7 @@ from ._dtype import cpu_has_native_bf16 as cpu_has_native_bf16
 from ._dtype import resolve_dtype as resolve_dtype
 from ._edit import Edit as Edit
 from ._site import Site as Site
+from ._site import check_site_spec as check_site_spec
 from ._site import parse_sites as parse_sites
 from .models import load_model as load_model
 from .ops import ablate as ablate
@@ -71,6 +72,7 @@ __all__ = [
     "orthogonalize_against",
     "orthogonalize_set",
     "orthonormalize",
+    "check_site_spec",
     "parse_sites",
     "patch_projection",
     "pca",

@@ -86,6 +86,25 @@ def parse_sites(spec: "str | int | Site | list[str | int | Site]", n_layers: int
     return _unique(sites, spec)
 
 
+def check_site_spec(spec: "str | int | Site | list[str | int | Site]") -> None:
+    """Raise on a site spec that no model could accept (bad syntax, an empty range, a repeated
+    site), before any model is loaded; layer bounds are checked later, against the model.
+
+    Example:
+        >>> check_site_spec("4:20,resid_pre.3")
+        >>> check_site_spec("4:2")
+        Traceback (most recent call last):
+        ...
+        ValueError: Layer range '4:2' is empty: write 'lo:hi' with 0 <= lo < hi (hi excluded), e.g. '2:5'.
+    """
+    if isinstance(spec, str) and spec.strip() == "all":
+        return
+    parse_sites(spec, _NO_BOUND)
+
+
+_NO_BOUND = 1 << 12  # stands for "any depth" when no model is known yet
+
+
 def _parse_part(part: str, n_layers: int) -> list[Site]:
     if ":" not in part:
         return [Site.parse(part).check(n_layers)]
