@@ -60,3 +60,16 @@ def test_nothing_cut_means_no_warning_and_zero_counts(backend, stories):
         ev = extract_vectors(backend, stories, **SETTINGS)
     assert ev.metadata["corpus"]["truncation"]["texts_cut"] == 0
     assert ev.metadata["corpus"]["truncation"]["limit"] == DEFAULT_MAX_TOKENS
+
+
+def test_long_dialogues_are_cut_with_their_roles(backend):
+    from emovec import Site
+    from emovec.extract import capture_role_means
+
+    text = "Human: " + "hello there " * 40 + "\nAssistant: " + "fine thanks " * 40
+    with pytest.warns(TruncationWarning, match=r"1 text\(s\) were longer than 30 tokens"):
+        means = capture_role_means(
+            backend, [{"id": "d", "text": text}], [Site(0)], start=0, max_tokens=30, progress=False
+        )
+    counts = means.packed[Site(0)][0, :, -1]  # tokens per speaker that entered the means
+    assert 0 < float(counts[0]) <= 30 and float(counts[1]) == 0  # the Assistant's turn was cut
