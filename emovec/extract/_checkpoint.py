@@ -159,19 +159,21 @@ def run_fingerprint(
     sites: Sequence[Site],
     emotions: Sequence[str] | None,
     limit: int,
+    digest: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What a checkpoint must share with the run that resumes it, besides the recipe settings:
     the corpus content (a digest of every record, read once before any forward, so that an
     edited story or another `--per-emotion`/`--max-neutral` selection is noticed), the model,
-    adapter, dtype, sites, emotion list and token limit."""
-    if not (reiterable(stories) and reiterable(neutral)):
+    adapter, dtype, sites, emotion list and token limit. `digest`: `corpus_summary` of the
+    same corpus when the caller has it already (saves a read)."""
+    if digest is None and not (reiterable(stories) and reiterable(neutral)):
         raise ValueError(
             "A checkpointed extraction reads the corpus twice (its digest keys the checkpoint):"
             " pass a list or a re-iterable reader, not a one-shot iterator, or drop checkpoint=."
         )
     source = getattr(backend, "source", None) or {}
     return {
-        "corpus": corpus_summary(stories or (), neutral),
+        "corpus": dict(digest) if digest else corpus_summary(stories or (), neutral),
         "model_id": backend.model_id,
         "weights_sha256": source.get("weights_sha256"),
         "adapter": getattr(backend, "name", None),

@@ -148,12 +148,14 @@ def collect_statistics(
     checkpoint_every: int = 20,
     progress: bool = True,
     observe: "Callable[[list[Item], dict[Site, Tensor]], None] | None" = None,
+    digest: dict[str, Any] | None = None,
 ) -> tuple[StoryStatistics, NeutralStatistics | None, dict[str, Any]]:
     """Stream stories and neutral texts through the model into running statistics.
 
     `observe(items, captured)`, if given, also sees every batch of stories (`RowMoments`
     rows), e.g. to keep statistics of a subset from the same pass. With a checkpoint, batches
-    restored from it are not seen again.
+    restored from it are not seen again. `digest`, the corpus's `check_corpus` summary if the
+    caller has it, keys the checkpoint without reading the corpus again.
 
     Returns:
         Story statistics, neutral statistics (None without neutral texts) and a corpus summary
@@ -173,7 +175,7 @@ def collect_statistics(
     ckpt = None
     if checkpoint is not None:
         settings = {
-            **run_fingerprint(backend, stories, neutral, sites, emotions, cuts.limit),
+            **run_fingerprint(backend, stories, neutral, sites, emotions, cuts.limit, digest),
             # every recipe setting but neutral_variance, which acts only after the statistics
             **{k: v for k, v in asdict(recipe).items() if k != "neutral_variance"},
         }
@@ -348,8 +350,11 @@ def extract_vectors(
     recipe = Recipe(start, neutral_variance, pca_mode, batch_tokens, window, max_tokens)
     site_list = parse_sites(sites if isinstance(sites, str) else list(sites), backend.n_layers)
     token_limit(backend, max_tokens)
+    digest = None
     if reiterable(stories) and reiterable(neutral):  # fail before any forward, not after
-        check_corpus(stories, neutral, neutral_variance=neutral_variance, emotions=emotions)
+        digest = check_corpus(
+            stories, neutral, neutral_variance=neutral_variance, emotions=emotions
+        )
     story_stats, neutral_stats, corpus = collect_statistics(
         backend,
         stories,
@@ -361,6 +366,7 @@ def extract_vectors(
         resume=resume,
         checkpoint_every=checkpoint_every,
         progress=progress,
+        digest=digest,
     )
     corpus = {**(corpus_info or {}), **corpus}
     return build_vectors(backend, story_stats, neutral_stats, recipe, corpus)

@@ -75,9 +75,10 @@ def test_real_model_bundle_loads_and_checks(real_backend, tmp_path):
     path = ev.save(tmp_path / "real.safetensors")
     back = EmotionVectors.load(path).check(real_backend)
     torch.testing.assert_close(back.vectors, ev.vectors, atol=0, rtol=0)
-    with pytest.raises(ModelMismatchError):
+    shallow = back.select(sites=back.sites[:12])  # a bundle that says it came from 12 layers
+    with pytest.raises(ModelMismatchError, match="12 layers vs 30"):
         EmotionVectors(
-            back.vectors, back.emotions, back.sites, {**back.metadata, "n_layers": 12}
+            shallow.vectors, shallow.emotions, shallow.sites, {**shallow.metadata, "n_layers": 12}
         ).check(real_backend)
 
 
