@@ -28,6 +28,7 @@ from ._provenance import Provenance as Provenance
 from ._provenance import origin_of as origin_of
 from ._provenance import remember_origin as remember_origin
 from ._site import Site as Site
+from ._site import check_site_spec as check_site_spec
 from ._site import parse_sites as parse_sites
 from .adapterkit import BackendBase as BackendBase
 from .models import load_model as load_model
@@ -78,6 +79,7 @@ __all__ = [
     "orthogonalize_against",
     "orthogonalize_set",
     "orthonormalize",
+    "check_site_spec",
     "parse_sites",
     "patch_projection",
     "pca",

@@ -21,7 +21,7 @@ class Edit:
     Every intervention emovec knows is this one formula with other tensors, which keeps edits
     plain data (an adapter, or a remote nnsight block, inlines them as three torch operations):
 
-    * steer: `B = direction`, `scale = None`, `offset = strength` (pure addition);
+    * steer: `B = unit direction`, `scale = None`, `offset = strength` (pure addition);
     * clamp: `B = unit direction`, `scale = -1`, `offset = value` (projection set to `value`);
     * ablate: `B = orthonormal basis`, `scale = -1`, `offset = 0` or the mean's coefficients;
     * patch: `B = orthonormal basis`, `scale = -1`, `offset = source coefficients [batch pos k]`.
@@ -79,11 +79,17 @@ class Edit:
         *,
         positions: "str | Tensor" = "all",
     ) -> "Edit":
-        """Add `strength * direction` (an absolute strength; see `emovec.Steer` for relative ones)."""
+        """Add `strength` times the unit `direction`: a step of length `|strength|` (an absolute
+        strength; see `emovec.Steer` for relative ones). The same formula as `emovec.ops.steer`.
+
+        Raises:
+            ValueError: A zero direction (it would steer nothing), NaN or Inf, a non-finite
+                strength, or a direction that is not 1-d.
+        """
         _check_finite(strength, "strength")
-        direction = _as_vector(direction)
-        offset = torch.full((1,), float(strength), dtype=direction.dtype, device=direction.device)
-        return cls(site, direction[None], offset, None, positions)
+        unit = _unit(_as_vector(direction), "Edit.steer")
+        offset = torch.full((1,), float(strength), dtype=unit.dtype, device=unit.device)
+        return cls(site, unit[None], offset, None, positions)
 
     @classmethod
     def clamp(
@@ -96,7 +102,7 @@ class Edit:
     ) -> "Edit":
         """Set the projection onto unit(`direction`) to `value`, leaving the rest untouched."""
         _check_finite(value, "value")
-        unit = _unit(_as_vector(direction))
+        unit = _unit(_as_vector(direction), "Edit.clamp")
         one = torch.ones(1, dtype=unit.dtype, device=unit.device)
         return cls(site, unit[None], one * float(value), -one, positions)
 
@@ -170,8 +176,13 @@ def _as_vector(direction: Tensor) -> Tensor:
     return direction
 
 
-def _unit(direction: Tensor) -> Tensor:
-    norm = direction.norm()
-    if not torch.isfinite(norm) or norm == 0:
-        raise ValueError("Cannot normalise a zero or non-finite direction.")
-    return direction / norm
+def _unit(direction: Tensor, who: str) -> Tensor:
+    if not bool(torch.isfinite(direction).all()):
+        raise ValueError(f"{who}: the direction contains NaN or Inf: check how it was computed.")
+    norm = direction.double().norm()
+    if norm == 0:
+        raise ValueError(
+            f"{who}: the direction is all zeros, so the edit would do nothing: pass a non-zero"
+            " vector (a zero bundle row means the bundle is broken; re-extract it)."
+        )
+    return (direction.double() / norm).to(direction.dtype)

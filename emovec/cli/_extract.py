@@ -241,6 +241,7 @@ def run_extract(args: argparse.Namespace) -> int:
             f"Corpus {info['source']} has no neutral texts (kind 'neutral') for denoising: add some, or"
             " pass --neutral-variance 0 (residual norms are then measured on the stories)."
         )
+    emovec.check_site_spec(args.sites)  # '4:2' or '20,20' fail before the model loads
     started = time.perf_counter()
     backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
     recipe: dict[str, Any] = dict(

@@ -16,6 +16,7 @@ from ._capture import bucket as bucket
 from ._capture import capture_stream as capture_stream
 from ._checkpoint import Checkpoint as Checkpoint
 from ._checkpoint import CheckpointMismatchError as CheckpointMismatchError
+from ._checkpoint import run_fingerprint as run_fingerprint
 from ._control import TEMPLATES as TEMPLATES
 from ._control import template_records as template_records
 from ._control import template_vectors as template_vectors
@@ -24,25 +25,36 @@ from ._dialogue import RoleMoments as RoleMoments
 from ._dialogue import capture_role_means as capture_role_means
 from ._dialogue import role_tokens as role_tokens
 from ._dialogue import turn_spans as turn_spans
+from ._items import check_corpus as check_corpus
+from ._items import corpus_summary as corpus_summary
+from ._items import field_of as field_of
+from ._items import neutral_items as neutral_items
+from ._items import story_items as story_items
 from ._recipe import Recipe as Recipe
 from ._recipe import build_vectors as build_vectors
 from ._recipe import collect_statistics as collect_statistics
-from ._recipe import corpus_summary as corpus_summary
 from ._recipe import emotion_directions as emotion_directions
 from ._recipe import extract_vectors as extract_vectors
-from ._recipe import field_of as field_of
 from ._recipe import finish_vectors as finish_vectors
 from ._recipe import neutral_components as neutral_components
-from ._recipe import neutral_items as neutral_items
-from ._recipe import story_items as story_items
 from ._speaker import DeflectionVectors as DeflectionVectors
 from ._speaker import SpeakerVectors as SpeakerVectors
 from ._speaker import deflection_vectors as deflection_vectors
 from ._speaker import speaker_vectors as speaker_vectors
 from ._speaker import story_subspace as story_subspace
+from ._truncation import DEFAULT_MAX_TOKENS as DEFAULT_MAX_TOKENS
+from ._truncation import Truncation as Truncation
+from ._truncation import TruncationWarning as TruncationWarning
+from ._truncation import token_limit as token_limit
 
 __all__ = [
+    "DEFAULT_MAX_TOKENS",
     "TEMPLATES",
+    "Truncation",
+    "TruncationWarning",
+    "check_corpus",
+    "run_fingerprint",
+    "token_limit",
     "Checkpoint",
     "DeflectionVectors",
     "RoleMeans",

@@ -25,6 +25,8 @@ from emovec._batch import MeanFrom, Reducer, TokenBatch
 from emovec._site import Site
 from emovec.ops import RunningCovariance, RunningMean
 
+from ._truncation import Truncation, token_limit
+
 PCA_MODES = ("dialogue", "token")
 
 
@@ -131,14 +133,20 @@ def token_batches(
     batch_tokens: int,
     window: int,
     max_tokens: int | None = None,
+    truncation: Truncation | None = None,
 ) -> Iterator[tuple[list[Item], list[list[int]]]]:
-    """Length-bucketed batches of `(items, token ids)`, a deterministic function of `items`."""
+    """Length-bucketed batches of `(items, token ids)`, a deterministic function of `items`.
+
+    Texts longer than `token_limit(backend, max_tokens)` are cut to it, counted in
+    `truncation` (pass one to read the counts; see `emovec.extract.Truncation`).
+    """
     if batch_tokens < 1 or window < 1:
         raise ValueError(f"batch_tokens and window must be positive, got {batch_tokens}, {window}.")
+    cuts = truncation or Truncation(token_limit(backend, max_tokens))
     for chunk in windows(items, window):
         ids = []
         for item in chunk:
-            row = backend.encode(item.text)[:max_tokens]
+            row = cuts.cut(backend.encode(item.text))
             if not row:
                 raise ValueError(f"Record {item.id!r} has an empty text (no tokens): drop it.")
             ids.append(row)
@@ -158,6 +166,7 @@ def capture_stream(
     done: Callable[[str], bool] | None = None,
     progress: bool | str = False,
     total: int | None = None,
+    truncation: Truncation | None = None,
 ) -> Iterator[tuple[list[Item], dict[Site, Tensor]]]:
     """Reduced activations at `sites`, one yield per forward of a length-bucketed batch.
 
@@ -168,10 +177,13 @@ def capture_stream(
         reducer: Runs inside the hook (`RowMoments`, `TokenMoments`, `MeanFrom`, ...).
         batch_tokens: Budget of padded tokens per forward.
         window: Records sorted together for bucketing (memory: their token ids).
-        max_tokens: Truncate longer texts (None: keep all).
+        max_tokens: Cut longer texts to this many tokens (None: `DEFAULT_MAX_TOKENS`, or the
+            model's context if shorter); each cut is counted and warned about.
         done: Items for which this returns True are skipped (already folded in).
         progress: A label to show a progress bar on stderr, or False.
         total: Number of items, for the progress bar, if known.
+        truncation: Counts the cuts; when given, the caller warns (`Truncation.warn`), else
+            this stream warns once at its end.
 
     Yields:
         The items of the batch (skipped ones left out) and `{site: reducer output}`.
@@ -184,9 +196,10 @@ def capture_stream(
         disable=not progress,
         dynamic_ncols=True,
     )
+    cuts = truncation or Truncation(token_limit(backend, max_tokens))
     try:
         for group, ids in token_batches(
-            backend, items, batch_tokens=batch_tokens, window=window, max_tokens=max_tokens
+            backend, items, batch_tokens=batch_tokens, window=window, truncation=cuts
         ):
             keep = [i for i, item in enumerate(group) if done is None or not done(item.id)]
             if keep:
@@ -197,6 +210,8 @@ def capture_stream(
             bar.set_postfix(tokens=sum(len(r) for r in ids), refresh=False)
     finally:
         bar.close()
+    if truncation is None:
+        cuts.warn()
 
 
 def _grow(mean: RunningMean, groups: int) -> RunningMean:

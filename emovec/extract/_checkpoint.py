@@ -1,8 +1,10 @@
 """Resumable extraction: running statistics and processed record ids, saved atomically.
 
 A checkpoint is one safetensors file: the statistics' float64 state tensors, and in the header
-JSON with the run's fingerprint (model, sites, recipe settings that change the statistics), the
-emotion order and the ids of the records already folded in. It is rewritten (temp file, fsync,
+JSON with the run's fingerprint (the corpus content's digest, model, adapter, dtype, sites and
+every recipe setting that changes the statistics; see `run_fingerprint`), the emotion order and
+the ids of the records already folded in. A resume whose fingerprint differs in anything is
+refused with the differences named, never mixed. It is rewritten (temp file, fsync,
 rename) every `every` batches, so a run killed at any moment leaves the last complete one.
 Because batches are a function of the record stream alone (see `_capture`), a resumed run
 redoes exactly the batches after the checkpoint and ends with the same statistics.
@@ -10,7 +12,7 @@ redoes exactly the batches after the checkpoint and ends with the same statistic
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,10 @@ from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 from torch import Tensor
 
+from emovec._site import Site
 from emovec.vectors import write_atomic
+
+from ._items import corpus_summary, reiterable
 
 FORMAT = "emovec.checkpoint/1"
 _KEY = "emovec.checkpoint"
@@ -102,12 +107,14 @@ class Checkpoint:
         )
         if diff:
             shown = "; ".join(
-                f"{k}: {_short(theirs.get(k))} then, {_short(self.fingerprint.get(k))} now"
+                f"{_name(k)}: {_short(k, theirs.get(k))} then, {_short(k, self.fingerprint.get(k))}"
+                " now"
                 for k in diff[:4]
             )
             raise CheckpointMismatchError(
-                f"Checkpoint {self.path} is from a run with other settings ({shown}). Start over"
-                " (CLI: --force) or rerun with the settings it was made with."
+                f"Checkpoint {self.path} is from a run with other settings or data ({shown}): its"
+                " statistics cannot be mixed with this run's. Start over (CLI: --force, or delete"
+                " the checkpoint) or rerun with what it was made with."
             )
         self.processed = {p: set(ids) for p, ids in (header.get("processed") or {}).items()}
         return tensors, header
@@ -131,6 +138,51 @@ def read_checkpoint(path: "str | os.PathLike[str]") -> tuple[dict[str, Tensor], 
     return tensors, header
 
 
-def _short(value: Any) -> str:
+def _name(key: str) -> str:
+    return "corpus content" if key == "corpus" else key
+
+
+def _short(key: str, value: Any) -> str:
+    if key == "corpus" and isinstance(value, dict):
+        return (
+            f"sha256 {str(value.get('sha256'))[:12]}... ({value.get('n_stories')} stories,"
+            f" {value.get('n_neutral')} neutral)"
+        )
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def run_fingerprint(
+    backend: Any,
+    stories: Iterable[Any] | None,
+    neutral: Iterable[Any] | None,
+    sites: Sequence[Site],
+    emotions: Sequence[str] | None,
+    limit: int,
+    digest: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a checkpoint must share with the run that resumes it, besides the recipe settings:
+    the corpus content (a digest of every record, read once before any forward, so that an
+    edited story or another `--per-emotion`/`--max-neutral` selection is noticed), the model,
+    adapter, dtype, sites, emotion list and token limit. `digest`: `corpus_summary` of the
+    same corpus when the caller has it already (saves a read)."""
+    if digest is None and not (reiterable(stories) and reiterable(neutral)):
+        raise ValueError(
+            "A checkpointed extraction reads the corpus twice (its digest keys the checkpoint):"
+            " pass a list or a re-iterable reader, not a one-shot iterator, or drop checkpoint=."
+        )
+    provenance = backend.provenance
+    return {
+        "corpus": dict(digest) if digest else corpus_summary(stories or (), neutral),
+        "model_id": backend.model_id,
+        "weights_sha256": provenance.weights_sha256,
+        "adapter": provenance.adapter,
+        "dtype": provenance.dtype,
+        "compatibility_mode": provenance.compatibility_mode,
+        "d_model": int(backend.d_model),
+        "n_layers": int(backend.n_layers),
+        "sites": [str(s) for s in sites],
+        "emotions": None if emotions is None else list(emotions),
+        "neutral": neutral is not None,
+        "token_limit": limit,
+    }

@@ -22,6 +22,8 @@ from emovec._backend import Backend
 from emovec._batch import TokenBatch
 from emovec._site import Site
 
+from ._truncation import Truncation, token_limit
+
 ROLES = ("Human", "Assistant")
 _TURN = re.compile(r"^(Human|Assistant):[ \t]*", re.MULTILINE)
 
@@ -147,16 +149,21 @@ def capture_role_means(
     progress: bool = True,
 ) -> RoleMeans:
     """One forward per batch of dialogues (records with `id` and `text`), reduced to each
-    speaker's mean at every site."""
+    speaker's mean at every site. Dialogues longer than `token_limit(backend, max_tokens)`
+    are cut to it, with one `TruncationWarning`."""
     records = list(dialogues)
     if not records:
         raise ValueError("No dialogues to capture.")
     encoded = []
+    cuts = Truncation(token_limit(backend, max_tokens))  # bounded memory, as for stories
     for i, rec in enumerate(records):
         text = field(rec, "text")
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"Dialogue {i} has no 'text'.")
-        encoded.append(role_tokens(backend.tokenizer, text, max_tokens=max_tokens))
+        ids, roles = role_tokens(backend.tokenizer, text)
+        ids = cuts.cut(ids)
+        encoded.append((ids, roles[: len(ids)]))
+    cuts.warn()
     order = sorted(range(len(records)), key=lambda i: len(encoded[i][0]))  # little padding
     bar = None
     if progress:

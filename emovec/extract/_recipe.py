@@ -4,8 +4,7 @@
 (`emotion_directions`, `neutral_components`, `finish_vectors`) that tests drive directly.
 """
 
-import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +27,15 @@ from ._capture import (
     StoryStatistics,
     capture_stream,
 )
-from ._checkpoint import Checkpoint
+from ._checkpoint import Checkpoint, run_fingerprint
+from ._items import (
+    _Ledger,
+    check_corpus,
+    neutral_items,
+    reiterable,
+    story_items,
+)
+from ._truncation import Truncation, token_limit
 
 RECIPE_NAME = "story-mean-minus-emotion-mean/neutral-pcs-removed/unit"
 
@@ -47,7 +54,9 @@ class Recipe:
             covariance).
         batch_tokens: Padded tokens per forward.
         window: Records sorted together by length before batching.
-        max_tokens: Truncate longer texts (None keeps them whole).
+        max_tokens: Cut longer texts to this many tokens, with a `TruncationWarning`, counted
+            in the bundle's `corpus.truncation` (None: 2048, or the model's context if the
+            backend reports a shorter one; see `emovec.extract.token_limit`).
     """
 
     start: int = 50
@@ -127,83 +136,6 @@ def finish_vectors(
     return directions / norms[:, None], norms
 
 
-def field_of(record: Any, name: str) -> Any:
-    """`record[name]` for a mapping, `record.name` for an object (e.g. `emovec.corpus.Record`),
-    None when absent.
-
-    Example:
-        >>> field_of({"emotion": "calm"}, "emotion"), field_of({"emotion": "calm"}, "topic")
-        ('calm', None)
-    """
-    if isinstance(record, Mapping):
-        return record.get(name)
-    return getattr(record, name, None)
-
-
-def story_items(records: Iterable[Any]) -> Iterator[Item]:
-    """Records (`emotion`, `text`, optional `id`) as capture items; ids default to positions."""
-    for i, rec in enumerate(records):
-        emotion, text, key = field_of(rec, "emotion"), field_of(rec, "text"), field_of(rec, "id")
-        if emotion is None or text is None:
-            raise ValueError(
-                f"Story record {i} needs 'emotion' and 'text' fields, got {_describe(rec)}."
-            )
-        yield Item(str(key or f"story-{i}"), str(text), str(emotion))
-
-
-def neutral_items(texts: Iterable[Any]) -> Iterator[Item]:
-    """Neutral texts (strings, or records with `text` and optional `id`) as capture items."""
-    for i, rec in enumerate(texts):
-        if isinstance(rec, str):
-            yield Item(f"neutral-{i}", rec)
-            continue
-        text, key = field_of(rec, "text"), field_of(rec, "id")
-        if text is None:
-            raise ValueError(f"Neutral record {i} needs a 'text' field, got {_describe(rec)}.")
-        yield Item(str(key or f"neutral-{i}"), str(text))
-
-
-def _describe(rec: Any) -> str:
-    return str(sorted(rec)) if isinstance(rec, Mapping) else type(rec).__name__
-
-
-class _Ledger:
-    """Hashes the corpus as it streams, counts it, and refuses duplicate ids."""
-
-    def __init__(self) -> None:
-        self.hasher = hashlib.sha256()
-        self.seen: dict[str, set[str]] = {}
-
-    def track(
-        self, phase: str, items: Iterable[Item], register: Callable[[str], None] | None = None
-    ) -> Iterator[Item]:
-        seen = self.seen.setdefault(phase, set())
-        for item in items:
-            if register is not None and item.label is not None:
-                register(item.label)
-            if item.id in seen:
-                raise ValueError(f"Duplicate {phase} record id {item.id!r}: ids must be unique.")
-            seen.add(item.id)
-            fields = (phase, item.id, item.label or "", item.text)
-            self.hasher.update(("\x1f".join(fields) + "\x1e").encode())
-            yield item
-
-
-def corpus_summary(stories: Iterable[Any], neutral: Iterable[Any] | None) -> dict[str, Any]:
-    """The corpus provenance `collect_statistics` records (hash in stream order, counts),
-    computed without a model: for results assembled from several passes over one corpus."""
-    ledger = _Ledger()
-    for _ in ledger.track("story", story_items(stories)):
-        pass
-    for _ in ledger.track("neutral", neutral_items(neutral or ())):
-        pass
-    return {
-        "sha256": ledger.hasher.hexdigest(),
-        "n_stories": len(ledger.seen.get("story", ())),
-        "n_neutral": len(ledger.seen.get("neutral", ())),
-    }
-
-
 def collect_statistics(
     backend: Backend,
     stories: Iterable[Any] | None,
@@ -217,12 +149,14 @@ def collect_statistics(
     checkpoint_every: int = 20,
     progress: bool = True,
     observe: "Callable[[list[Item], dict[Site, Tensor]], None] | None" = None,
+    digest: dict[str, Any] | None = None,
 ) -> tuple[StoryStatistics, NeutralStatistics | None, dict[str, Any]]:
     """Stream stories and neutral texts through the model into running statistics.
 
     `observe(items, captured)`, if given, also sees every batch of stories (`RowMoments`
     rows), e.g. to keep statistics of a subset from the same pass. With a checkpoint, batches
-    restored from it are not seen again.
+    restored from it are not seen again. `digest`, the corpus's `check_corpus` summary if the
+    caller has it, keys the checkpoint without reading the corpus again.
 
     Returns:
         Story statistics, neutral statistics (None without neutral texts) and a corpus summary
@@ -231,6 +165,7 @@ def collect_statistics(
     d = int(backend.d_model)
     story_stats = StoryStatistics(sites, d, emotions)
     neutral_stats = None if neutral is None else NeutralStatistics(sites, d, mode=recipe.pca_mode)
+    cuts = Truncation(token_limit(backend, recipe.max_tokens))
 
     def state() -> tuple[dict[str, Tensor], dict[str, Any]]:
         tensors = story_stats.state_dict()
@@ -240,17 +175,12 @@ def collect_statistics(
 
     ckpt = None
     if checkpoint is not None:
-        fingerprint = {
-            "model_id": backend.model_id,
-            "weights_sha256": backend.provenance.weights_sha256,
-            "d_model": d,
-            "n_layers": int(backend.n_layers),
-            "sites": [str(s) for s in sites],
-            "emotions": None if emotions is None else list(emotions),
-            "neutral": neutral is not None,
+        settings = {
+            **run_fingerprint(backend, stories, neutral, sites, emotions, cuts.limit, digest),
+            # every recipe setting but neutral_variance, which acts only after the statistics
             **{k: v for k, v in asdict(recipe).items() if k != "neutral_variance"},
         }
-        ckpt = Checkpoint(checkpoint, fingerprint, state, every=checkpoint_every)
+        ckpt = Checkpoint(checkpoint, settings, state, every=checkpoint_every)
         saved = ckpt.load() if resume else None
         if saved is not None:
             tensors, header = saved
@@ -274,10 +204,10 @@ def collect_statistics(
             reducer,
             batch_tokens=recipe.batch_tokens,
             window=recipe.window,
-            max_tokens=recipe.max_tokens,
             done=None if ckpt is None else ckpt.done(phase),
             progress=f"{phase} texts" if progress else False,
             total=len(records) if isinstance(records, Sized) else None,
+            truncation=cuts,
         )
         for items, captured in stream:
             if neutral_stats is not None and phase == "neutral":
@@ -297,10 +227,12 @@ def collect_statistics(
                 f" {example!r}): it belongs to another corpus. Start over (CLI: --force)."
             )
         ckpt.save(complete=True)
+    cuts.warn()
     corpus = {
         "sha256": ledger.hasher.hexdigest(),
         "n_stories": len(ledger.seen.get("story", ())),
         "n_neutral": len(ledger.seen.get("neutral", ())),
+        "truncation": cuts.summary(),
     }
     return story_stats, neutral_stats, corpus
 
@@ -413,6 +345,12 @@ def extract_vectors(
     """
     recipe = Recipe(start, neutral_variance, pca_mode, batch_tokens, window, max_tokens)
     site_list = parse_sites(sites if isinstance(sites, str) else list(sites), backend.n_layers)
+    token_limit(backend, max_tokens)
+    digest = None
+    if reiterable(stories) and reiterable(neutral):  # fail before any forward, not after
+        digest = check_corpus(
+            stories, neutral, neutral_variance=neutral_variance, emotions=emotions
+        )
     story_stats, neutral_stats, corpus = collect_statistics(
         backend,
         stories,
@@ -424,6 +362,7 @@ def extract_vectors(
         resume=resume,
         checkpoint_every=checkpoint_every,
         progress=progress,
+        digest=digest,
     )
     corpus = {**(corpus_info or {}), **corpus}
     return build_vectors(backend, story_stats, neutral_stats, recipe, corpus)

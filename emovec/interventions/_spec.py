@@ -21,6 +21,7 @@ from emovec._backend import Backend
 from emovec._batch import TokenBatch
 from emovec._edit import Edit
 from emovec._site import Site
+from emovec.ops import check_steering
 
 from ._alignment import _align, patch_edit
 from ._directions import _direction, _finite, _finite_vector, _scale_for, _subspace
@@ -144,6 +145,14 @@ class Steer(Intervention):
         for site in _sites(self.sites, vectors, backend):
             unit = _direction(self.emotion, vectors, site, backend)
             amount = self.strength * _scale_for(self.relative, vectors, site)
+            norms = {} if vectors is None else vectors.metadata.get("residual_norms") or {}
+            named = isinstance(self.emotion, str)  # a given vector may be meant for any layer
+            check_steering(
+                site,
+                amount,
+                residual_norm=norms.get(str(site)),
+                n_layers=int(backend.n_layers) if named else None,
+            )
             out.append(Edit.steer(site, unit, amount, positions=positions))
         return out
 

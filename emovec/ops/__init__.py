@@ -18,7 +18,9 @@ from ._geometry import hierarchical_order as hierarchical_order
 from ._geometry import kmeans as kmeans
 from ._geometry import procrustes as procrustes
 from ._geometry import rsa as rsa
+from ._interventions import SteeringWarning as SteeringWarning
 from ._interventions import ablate as ablate
+from ._interventions import check_steering as check_steering
 from ._interventions import clamp as clamp
 from ._interventions import patch_projection as patch_projection
 from ._interventions import steer as steer
@@ -68,4 +70,6 @@ __all__ = [
     "scores",
     "spearman",
     "steer",
+    "SteeringWarning",
+    "check_steering",
 ]

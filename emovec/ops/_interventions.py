@@ -5,14 +5,59 @@ the shape, dtype and device of `x`; directions and bases are cast to `x`'s dtype
 """
 
 import math
+import warnings
 
 import torch
 from einops import einsum
 from jaxtyping import Float
 from torch import Tensor
 
+from emovec._site import Site
+
 from . import _checks
 from ._subspace import _coefficients
+
+# A step this many times the site's mean residual norm drowns the residual stream.
+TOO_STRONG = 10.0
+
+
+class SteeringWarning(UserWarning):
+    """A legal steering setting that is almost surely a mistake: a step far longer than the
+    residual stream it is added to, or a site in the first tenth of the model."""
+
+
+def check_steering(
+    site: Site, amount: float, *, residual_norm: float | None, n_layers: int | None
+) -> None:
+    """Warn (`SteeringWarning`) about a steering step that is legal but almost surely mistaken.
+
+    Args:
+        site: Where the step is added.
+        amount: Its absolute length (strength times the residual norm for relative strengths).
+        residual_norm: The site's mean residual norm over neutral text, if known.
+        n_layers: The model's depth; None skips the early-site check (for a direction that
+            is not an emotion's, which may be meant for any layer).
+
+    Example:
+        >>> check_steering(Site(20), 5.0, residual_norm=50.0, n_layers=30)  # 0.1: no warning
+    """
+    if residual_norm is not None and abs(amount) > TOO_STRONG * residual_norm:
+        warnings.warn(
+            f"Steering at {site} by {amount:.3g} is {abs(amount) / residual_norm:.3g} times the"
+            f" site's mean residual norm ({residual_norm:.3g}): the output will be noise. Relative"
+            " strengths of 0.05 to 0.5 are the usual range.",
+            SteeringWarning,
+            stacklevel=3,
+        )
+    before = site.layer + (site.stream == "resid_post")  # blocks that ran before the site
+    if n_layers is not None and before * 10 < n_layers:
+        warnings.warn(
+            f"Steering at {site}, in the first tenth of a {n_layers}-layer model: emotion"
+            " directions this early are mostly token identity, and the effect rarely reaches the"
+            " output as an emotion. Sites near two thirds of the depth are the usual choice.",
+            SteeringWarning,
+            stacklevel=3,
+        )
 
 
 def _unit(

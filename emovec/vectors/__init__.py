@@ -12,9 +12,11 @@ from ._bundle import ModelMismatchError as ModelMismatchError
 from ._bundle import UnknownNameError as UnknownNameError
 from ._bundle import VectorFileError as VectorFileError
 from ._bundle import write_atomic as write_atomic
+from ._validate import BundleWarning as BundleWarning
 
 __all__ = [
     "FORMAT",
+    "BundleWarning",
     "EmotionVectors",
     "ModelMismatchError",
     "UnknownNameError",

@@ -24,6 +24,8 @@ from torch import Tensor
 from emovec._backend import Backend
 from emovec._site import Site
 
+from ._validate import check_contents, check_unit_rows
+
 FORMAT = "emovec.vectors/1"
 _KEY = "emovec"
 
@@ -117,20 +119,7 @@ class EmotionVectors:
         self._emotions = tuple(str(e) for e in emotions)
         self._sites = tuple(Site.parse(s) for s in sites)
         self._metadata = dict(metadata or {})
-        n_e, n_s = len(self._emotions), len(self._sites)
-        if vectors.ndim != 3 or tuple(vectors.shape[:2]) != (n_e, n_s):
-            raise ValueError(
-                f"vectors must be [emotion, site, d_model] = [{n_e}, {n_s}, d], got"
-                f" {tuple(vectors.shape)}."
-            )
-        for what, items in (("emotion", self._emotions), ("site", self._sites)):
-            seen: set[Any] = set()
-            for item in items:
-                if item in seen:
-                    raise ValueError(f"Duplicate {what} {str(item)!r} in an EmotionVectors.")
-                seen.add(item)
-        if not bool(torch.isfinite(vectors).all()):
-            raise ValueError("vectors contain NaN or Inf.")
+        check_contents(vectors, self._emotions, self._sites, self._metadata)
         self._emotion_index = {e: i for i, e in enumerate(self._emotions)}
         self._site_index = {s: i for i, s in enumerate(self._sites)}
 
@@ -239,6 +228,18 @@ class EmotionVectors:
             meta["sites"] = [str(s) for s in sites_kept]
         return EmotionVectors(vectors, tuple(self.emotions[i] for i in rows), sites_kept, meta)
 
+    def normalized(self) -> "EmotionVectors":
+        """A new bundle whose rows are scaled to unit length (the explicit fix for a file that
+        `load` warned about); metadata records the lengths the rows had."""
+        norms = self.vectors.double().norm(dim=-1, keepdim=True)
+        meta = dict(self._metadata)
+        meta["normalized_from"] = {
+            str(s): dict(zip(self.emotions, map(float, norms[:, j, 0]), strict=True))
+            for j, s in enumerate(self.sites)
+        }
+        unit = (self.vectors.double() / norms).to(self.vectors.dtype)
+        return EmotionVectors(unit, self.emotions, self.sites, meta)
+
     # -- model compatibility ------------------------------------------------------------------
     def check(self, backend: Backend, *, allow_mismatch: bool = False) -> "EmotionVectors":
         """Raise `ModelMismatchError` unless `backend` is the model these vectors came from.
@@ -315,7 +316,12 @@ class EmotionVectors:
 
     @classmethod
     def load(cls, path: "str | os.PathLike[str]") -> "EmotionVectors":
-        """Read a bundle written by `save`.
+        """Read a bundle written by `save`, through the same checks as the constructor.
+
+        Every loader in emovec (score, monitor, steer, report, the main job) goes through here:
+        float entries, all finite, no all-zero row (the error names the emotion), metadata that
+        agrees with the tensor (width, sites, layer count, positive residual norms). Rows that
+        are not unit vectors load with a `BundleWarning` (see `normalized`).
 
         Raises:
             VectorFileError: The file is missing, truncated, corrupt or not an emovec bundle;
@@ -343,10 +349,18 @@ class EmotionVectors:
             )
         meta = dict(header.get("metadata") or {})
         meta["path"] = str(path)
-        try:
-            return cls(tensors["vectors"], header["emotions"], header["sites"], meta)
+        raw = tensors["vectors"]
+        if not raw.is_floating_point():
+            raise VectorFileError(
+                f"{path} holds an inconsistent vector bundle: vectors must be floating point, got"
+                f" {raw.dtype}. Re-extract it."
+            )
+        try:  # float32 is the format's dtype; other floats are cast
+            bundle = cls(raw.float(), header["emotions"], header["sites"], meta)
         except (KeyError, TypeError, ValueError) as err:
             raise VectorFileError(f"{path} holds an inconsistent vector bundle: {err}") from None
+        check_unit_rows(bundle.vectors, bundle.emotions, bundle.sites, str(path))
+        return bundle
 
 
 def _read_header(data: bytes) -> dict[str, Any]:

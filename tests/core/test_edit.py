@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from emovec import Edit, Site
+from emovec.ops import steer
 
 SITE = Site(0)
 
@@ -22,10 +23,24 @@ def orthonormal(seed: int, d: int, k: int) -> torch.Tensor:
 
 
 @given(st.integers(0, 10_000), st.floats(-50, 50))
-def test_steer_adds_the_scaled_direction(seed, strength):
+def test_steer_adds_the_scaled_unit_direction(seed, strength):
     x, v = acts(seed), acts(seed + 1)[0, 0]
     out = Edit.steer(SITE, v, strength).apply(x)
-    torch.testing.assert_close(out, x + strength * v)
+    torch.testing.assert_close(out, x + strength * v / v.norm())
+
+
+@given(st.integers(0, 10_000), st.floats(-50, 50), st.floats(0.01, 1e4))
+def test_steer_is_the_same_formula_as_the_op(seed, strength, length):
+    # One steering formula: the Edit adapters apply and the pure op agree for any direction length.
+    x, v = acts(seed), acts(seed + 1)[0, 0]
+    v = v / v.norm() * length
+    torch.testing.assert_close(Edit.steer(SITE, v, strength).apply(x), steer(x, v, strength))
+
+
+@pytest.mark.parametrize("who", [Edit.steer, Edit.clamp])
+def test_a_zero_direction_is_an_error_not_a_no_op(who):
+    with pytest.raises(ValueError, match="all zeros, so the edit would do nothing"):
+        who(SITE, torch.zeros(16), 1.0)
 
 
 @given(st.integers(0, 10_000), st.floats(-50, 50))

@@ -89,7 +89,7 @@ def test_a_checkpoint_from_other_settings_is_refused(backend, stories, neutral, 
     extract_vectors(backend, first, None, checkpoint=ckpt, **SETTINGS)
     with pytest.raises(CheckpointMismatchError, match="start: 4 then, 5 now"):
         extract_vectors(backend, first, None, checkpoint=ckpt, **{**SETTINGS, "start": 5})
-    with pytest.raises(ValueError, match="not in this corpus"):
+    with pytest.raises(CheckpointMismatchError, match="corpus content: sha256"):
         extract_vectors(backend, other, None, checkpoint=ckpt, **SETTINGS)
     # resume=False starts over and overwrites it
     fresh = extract_vectors(backend, other, None, checkpoint=ckpt, resume=False, **SETTINGS)
@@ -100,4 +100,57 @@ def test_a_corrupt_checkpoint_gives_a_clear_error(backend, stories, tmp_path):
     ckpt = tmp_path / "run.ckpt"
     ckpt.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
     with pytest.raises(ValueError, match=r"Cannot resume from .*run\.ckpt.*--force"):
-        extract_vectors(backend, stories[:2], checkpoint=ckpt, **SETTINGS)
+        extract_vectors(backend, stories, checkpoint=ckpt, **SETTINGS)
+
+
+def _interrupted(backend, stories, neutral, ckpt, monkeypatch, after: int = 3) -> None:
+    with monkeypatch.context() as patch:
+        _kill_after(patch, backend, after)
+        with pytest.raises(Killed):
+            extract_vectors(
+                backend, stories, neutral, checkpoint=ckpt, checkpoint_every=1, **SETTINGS
+            )
+    assert ckpt.exists()
+
+
+def test_a_resume_after_one_story_was_edited_is_refused(
+    backend, stories, neutral, tmp_path, monkeypatch
+):
+    # Same ids, one changed text: the old checkpoint must not be mixed with the new corpus.
+    ckpt = tmp_path / "run.ckpt"
+    _interrupted(backend, stories, neutral, ckpt, monkeypatch)
+    edited = [dict(s) for s in stories]
+    edited[0]["text"] += " And then the rain stopped."
+    _kill_after(monkeypatch, backend, 0)  # the refusal must come before any forward
+    with pytest.raises(CheckpointMismatchError, match=r"corpus content: sha256 \w+\.\.\. \(12"):
+        extract_vectors(backend, edited, neutral, checkpoint=ckpt, checkpoint_every=1, **SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (dict(stories=slice(0, 8)), "corpus content"),  # e.g. another --per-emotion
+        (dict(neutral=slice(0, 2)), "corpus content"),  # e.g. another --max-neutral
+        (dict(sites=[0]), "sites"),
+        (dict(max_tokens=12), "token_limit"),
+        (dict(pca_mode="token"), "pca_mode"),
+        (dict(batch_tokens=60), "batch_tokens"),
+    ],
+)
+def test_a_resume_with_any_changed_setting_is_refused(
+    backend, stories, neutral, tmp_path, monkeypatch, change, named
+):
+    ckpt = tmp_path / "run.ckpt"
+    _interrupted(backend, stories, neutral, ckpt, monkeypatch)
+    args = {"stories": stories, "neutral": neutral, **SETTINGS}
+    for key, value in change.items():
+        args[key] = args[key][value] if isinstance(value, slice) else value
+    _kill_after(monkeypatch, backend, 0)
+    with pytest.raises(CheckpointMismatchError, match=rf"{named}: .* then, .* now.*--force"):
+        extract_vectors(backend, checkpoint=ckpt, checkpoint_every=1, **args)
+
+
+def test_a_one_shot_corpus_cannot_be_checkpointed(backend, stories, tmp_path):
+    with pytest.raises(ValueError, match="reads the corpus twice.*not a one-shot iterator"):
+        extract_vectors(backend, iter(stories), None, checkpoint=tmp_path / "c", **SETTINGS)
+    assert not (tmp_path / "c").exists()

@@ -75,9 +75,10 @@ def test_real_model_bundle_loads_and_checks(real_backend, tmp_path):
     path = ev.save(tmp_path / "real.safetensors")
     back = EmotionVectors.load(path).check(real_backend)
     torch.testing.assert_close(back.vectors, ev.vectors, atol=0, rtol=0)
-    with pytest.raises(ModelMismatchError):
+    shallow = back.select(sites=back.sites[:12])  # a bundle that says it came from 12 layers
+    with pytest.raises(ModelMismatchError, match="12 layers vs 30"):
         EmotionVectors(
-            back.vectors, back.emotions, back.sites, {**back.metadata, "n_layers": 12}
+            shallow.vectors, shallow.emotions, shallow.sites, {**shallow.metadata, "n_layers": 12}
         ).check(real_backend)
 
 
@@ -142,3 +143,38 @@ def test_shipped_speaker_dialogues_name_the_speakers_own_emotion(real_backend):
     assert len(sv.present.emotions) == 24 and sv.present.metadata["kind"] == "present-speaker"
     report = speaker_report(sv)
     assert report.rows[0].heldout_present >= 5 * report.chance, report.table()
+
+
+def test_a_100k_character_story_is_cut_warned_and_recorded(real_backend):
+    """One story far past the model's context (about 23k tokens; the context is 8,192) once
+    OOM-killed extraction at 24 GB. It must now run within memory bounded by the token limit,
+    warn once, and record the cut in the bundle."""
+    import resource
+
+    from emovec.extract import DEFAULT_MAX_TOKENS, TruncationWarning
+
+    paragraph = STORIES["afraid"][0] + " " + STORIES["afraid"][1] + " "
+    huge = (paragraph * (100_000 // len(paragraph) + 1))[:100_000]
+    n_tokens = len(real_backend.encode(huge))
+    assert n_tokens > 8192
+    records = [{"id": "huge", "emotion": "afraid", "text": huge}] + [
+        {"id": f"{e}-{i}", "emotion": e, "text": t}
+        for e, texts in STORIES.items()
+        for i, t in enumerate(texts)
+    ]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.warns(
+        TruncationWarning, match=f"1 text\\(s\\) were longer than {DEFAULT_MAX_TOKENS}"
+    ):
+        ev = extract_vectors(
+            real_backend, records, None, sites=[10, 20], neutral_variance=0.0, progress=False
+        )
+    grown_gb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2**20
+    assert ev.metadata["corpus"]["truncation"] == {
+        "limit": DEFAULT_MAX_TOKENS,
+        "texts_cut": 1,
+        "tokens_cut": n_tokens - DEFAULT_MAX_TOKENS,
+        "longest": n_tokens,
+    }
+    assert ev.metadata["corpus"]["n_stories"] == 7
+    assert grown_gb < 6, f"peak memory grew by {grown_gb:.1f} GB"

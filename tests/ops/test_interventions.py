@@ -349,3 +349,33 @@ def test_interventions_name_shape_problems(shipped):
         shipped.ablate(case.x, case.basis[:, :5])
     with pytest.raises(ValueError, match="mean has width 5"):
         shipped.ablate(case.x, case.basis, mean=torch.ones(5, dtype=F64))
+
+
+# -- warnings for legal but almost surely mistaken steering ---------------------------------------
+def test_a_step_far_beyond_the_residual_norm_warns():
+    from emovec import Site
+    from emovec.ops import SteeringWarning, check_steering
+
+    with pytest.warns(SteeringWarning, match=r"1e\+09 times the site's mean residual norm"):
+        check_steering(Site(20), 1e9 * 40.0, residual_norm=40.0, n_layers=30)
+
+
+def test_a_usual_step_at_a_usual_site_is_silent():
+    import warnings
+
+    from emovec import Site
+    from emovec.ops import check_steering
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_steering(Site(20), 0.5 * 40.0, residual_norm=40.0, n_layers=30)
+        check_steering(Site(3, "resid_pre"), 4.0, residual_norm=None, n_layers=30)
+
+
+@pytest.mark.parametrize("site", ["resid_pre.0", "resid_post.1", "resid_pre.2"])
+def test_steering_in_the_first_tenth_warns(site):
+    from emovec import Site
+    from emovec.ops import SteeringWarning, check_steering
+
+    with pytest.warns(SteeringWarning, match="first tenth of a 30-layer model"):
+        check_steering(Site.parse(site), 1.0, residual_norm=None, n_layers=30)

@@ -167,3 +167,94 @@ def test_extraction_records_the_bridge_compatibility_mode(tiny_backends):
     assert ev.metadata["compatibility_mode"] is False
     hf = template_vectors(tiny_backends["hf"], ["calm", "afraid"], sites=[1], progress=False)
     assert hf.metadata["compatibility_mode"] is None
+
+
+# -- one validated loading path -----------------------------------------------------------------
+def _saved_raw(tmp_path, vectors, meta=None, emotions=EMOTIONS, sites=SITES):
+    """A file written like `save` does but without the constructor's checks (a hostile file)."""
+    import json
+
+    from safetensors.torch import save
+
+    header = {
+        "format": "emovec.vectors/1",
+        "emotions": list(emotions),
+        "sites": [str(s) for s in sites],
+        "metadata": meta or {},
+    }
+    path = tmp_path / "raw.safetensors"
+    path.write_bytes(save({"vectors": vectors}, metadata={"emovec": json.dumps(header)}))
+    return path
+
+
+def test_an_all_zero_row_is_refused_naming_the_emotion(tmp_path):
+    v = _bundle().vectors.clone()
+    v[2, 1] = 0.0
+    with pytest.raises(ValueError, match=r"'happy' at resid_pre.5 is all zeros"):
+        EmotionVectors(v, EMOTIONS, SITES)
+    with pytest.raises(VectorFileError, match=r"raw.safetensors.*'happy' at resid_pre.5 is all"):
+        EmotionVectors.load(_saved_raw(tmp_path, v))
+
+
+def test_integer_vectors_are_refused(tmp_path):
+    v = torch.ones(len(EMOTIONS), len(SITES), 6, dtype=torch.int32)
+    with pytest.raises(VectorFileError, match="must be floating point"):
+        EmotionVectors.load(_saved_raw(tmp_path, v))
+
+
+def test_other_float_dtypes_load_as_float32(tmp_path):
+    v = _bundle().vectors.double()
+    back = EmotionVectors.load(_saved_raw(tmp_path, v))
+    assert back.vectors.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    "meta, message",
+    [
+        ({"d_model": 7}, r"d_model=7 but the vectors are 6 wide"),
+        ({"sites": ["resid_post.2", "resid_post.5"]}, r"metadata lists sites"),
+        ({"n_layers": 4}, r"4 layers but a site lies at layer 5"),
+        ({"residual_norms": {"resid_post.2": 0.0}}, r"residual norm recorded for resid_post.2"),
+        ({"residual_norms": {"resid_post.2": "big"}}, r"must be a positive number"),
+    ],
+)
+def test_metadata_that_disagrees_with_the_tensor_is_refused(tmp_path, meta, message):
+    with pytest.raises(VectorFileError, match=message):
+        EmotionVectors.load(_saved_raw(tmp_path, _bundle().vectors, meta))
+
+
+def test_rows_that_are_not_unit_load_with_a_warning_and_normalized_fixes_them(tmp_path):
+    from emovec.vectors import BundleWarning
+
+    v = _bundle().vectors * 1000.0
+    with pytest.warns(BundleWarning, match=r"8 of 8 rows are not unit vectors.*length 1000"):
+        long = EmotionVectors.load(_saved_raw(tmp_path, v))
+    unit = long.normalized()
+    torch.testing.assert_close(unit.vectors.norm(dim=-1), torch.ones(4, 2))
+    assert unit.metadata["normalized_from"]["resid_post.2"]["calm"] == pytest.approx(1000.0)
+    path = unit.save(tmp_path / "unit.safetensors")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        EmotionVectors.load(path)
+
+
+def test_a_long_row_steers_by_the_requested_strength_not_its_length():
+    # Steer's docstring promises the unit vector: rows of length 1000 must not steer 1000x.
+    from emovec.interventions import Steer
+
+    ev = _bundle()
+    long = EmotionVectors(ev.vectors * 1000.0, ev.emotions, ev.sites, ev.metadata)
+    [edit] = Steer("calm", 0.5, sites=[Site(2)]).edits(long, _backend())
+    step = edit.apply(torch.zeros(1, 1, 6))[0, 0]
+    assert float(step.norm()) == pytest.approx(0.5 * 3.5, rel=1e-5)
+    torch.testing.assert_close(step / step.norm(), ev.vector("calm", Site(2)))
+
+
+def test_an_absurd_strength_warns():
+    from emovec.interventions import Steer
+    from emovec.ops import SteeringWarning
+
+    with pytest.warns(SteeringWarning, match="the output will be noise"):
+        Steer("calm", 1e9, sites=[Site(2)]).edits(_bundle(), _backend())
