@@ -51,7 +51,10 @@ class Control:
 
 @runtime_checkable
 class Observer(Protocol):
-    sites: Sequence[Site]
+    """Called after each forward of a generation with a `StepView` of its `sites`."""
+
+    @property
+    def sites(self) -> Sequence[Site]: ...
 
     def observe(self, view: StepView) -> Control | None: ...
 
