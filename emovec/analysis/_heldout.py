@@ -23,6 +23,7 @@ from emovec.extract import (
     Recipe,
     RowMoments,
     StoryStatistics,
+    Truncation,
     build_vectors,
     capture_stream,
     collect_statistics,
@@ -30,6 +31,7 @@ from emovec.extract import (
     field_of,
     story_items,
     template_records,
+    token_limit,
 )
 from emovec.ops import cosine_matrix, scores
 from emovec.vectors import EmotionVectors
@@ -197,6 +199,7 @@ def heldout_identification(
         if split_half
         else None
     )
+    cuts = Truncation(token_limit(backend, recipe.max_tokens))  # counted over both passes
     story_stats, neutral_stats, corpus = collect_statistics(
         backend,
         train,
@@ -206,6 +209,7 @@ def heldout_identification(
         emotions=order,
         progress=progress,
         observe=None if halves is None else halves.add,
+        truncation=cuts,
     )
     vectors = build_vectors(backend, story_stats, neutral_stats, recipe, corpus)
     control = None
@@ -230,7 +234,9 @@ def heldout_identification(
         progress,
         fold_into=story_stats if return_vectors else None,
         observe=None if halves is None else halves.add,
+        truncation=cuts,
     )
+    cuts.warn()
     rows, predicted = [], []
     for j, site in enumerate(site_list):
         x = acts[:, j] - centre[j].to(acts.dtype)
@@ -248,7 +254,11 @@ def heldout_identification(
         )
     full = None
     if return_vectors:  # story_stats now hold every story: the training vectors are built
-        summary = {**(corpus_info or {}), **corpus_summary(stories, neutral)}
+        summary = {
+            **(corpus_info or {}),
+            **corpus_summary(stories, neutral),
+            "truncation": cuts.summary(),
+        }
         full = build_vectors(backend, story_stats, neutral_stats, recipe, summary)
     n = len(vectors.emotions)
     best = max(range(len(rows)), key=lambda i: rows[i].story_top1)
@@ -299,6 +309,7 @@ def _held_out_means(
     progress: bool,
     fold_into: StoryStatistics | None = None,
     observe: Any = None,
+    truncation: Truncation | None = None,
 ) -> tuple[Float[Tensor, "n site d_model"], Int[Tensor, " n"]]:
     index = {e: i for i, e in enumerate(emotions)}
     unknown = sorted({str(field_of(r, "emotion")) for r in held} - set(index))
@@ -315,6 +326,7 @@ def _held_out_means(
         max_tokens=recipe.max_tokens,
         progress="held-out stories" if progress else False,
         total=len(held),
+        truncation=truncation,
     )
     for items, captured in stream:
         rows.append(torch.stack([captured[s][:, :-2] for s in sites], dim=1))

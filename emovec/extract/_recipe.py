@@ -150,13 +150,16 @@ def collect_statistics(
     progress: bool = True,
     observe: "Callable[[list[Item], dict[Site, Tensor]], None] | None" = None,
     digest: dict[str, Any] | None = None,
+    truncation: Truncation | None = None,
 ) -> tuple[StoryStatistics, NeutralStatistics | None, dict[str, Any]]:
     """Stream stories and neutral texts through the model into running statistics.
 
     `observe(items, captured)`, if given, also sees every batch of stories (`RowMoments`
     rows), e.g. to keep statistics of a subset from the same pass. With a checkpoint, batches
     restored from it are not seen again. `digest`, the corpus's `check_corpus` summary if the
-    caller has it, keys the checkpoint without reading the corpus again.
+    caller has it, keys the checkpoint without reading the corpus again. `truncation`, shared
+    with the caller's other passes over the corpus, counts their cuts together (the caller then
+    warns); by default this pass counts and warns on its own.
 
     Returns:
         Story statistics, neutral statistics (None without neutral texts) and a corpus summary
@@ -165,7 +168,7 @@ def collect_statistics(
     d = int(backend.d_model)
     story_stats = StoryStatistics(sites, d, emotions)
     neutral_stats = None if neutral is None else NeutralStatistics(sites, d, mode=recipe.pca_mode)
-    cuts = Truncation(token_limit(backend, recipe.max_tokens))
+    cuts = truncation or Truncation(token_limit(backend, recipe.max_tokens))
 
     def state() -> tuple[dict[str, Tensor], dict[str, Any]]:
         tensors = story_stats.state_dict()
@@ -227,7 +230,8 @@ def collect_statistics(
                 f" {example!r}): it belongs to another corpus. Start over (CLI: --force)."
             )
         ckpt.save(complete=True)
-    cuts.warn()
+    if truncation is None:
+        cuts.warn()
     corpus = {
         "sha256": ledger.hasher.hexdigest(),
         "n_stories": len(ledger.seen.get("story", ())),
