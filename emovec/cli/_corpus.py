@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from ._options import add_model_options, add_out_option, apply_config
+from ._options import add_model_options, add_out_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -166,8 +166,6 @@ def run_generate(args: argparse.Namespace) -> int:
     from emovec.catalogue import Catalogue, load_topics
     from emovec.corpus import GenerationSettings, Plan, Shard, generate_corpus
 
-    parser = args._parser
-    apply_config(args, {a.dest: a.default for a in parser._actions})
     emotions = Catalogue.load(args.emotions)
     names = emotions.emotions[: args.limit_emotions] if args.limit_emotions else emotions.emotions
     plan = Plan(

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._options import add_model_options, add_out_option, apply_config
+from ._options import add_model_options, add_out_option, read_text_arg
 
 BUNDLE_NAME = "emotion_vectors.safetensors"
 WATCH = "desperate,afraid,panicked"
@@ -165,6 +165,9 @@ def _load(
             f"No calibration at {cal_path}: run `emovec monitor calibrate --vectors {path}` first"
             " or pass --calibration FILE."
         )
+    from ._options import check_names
+
+    check_names(vectors, emotions=_split(args.emotions), sites=args.sites)
     if before_model is not None:
         before_model(vectors, calibration)
     import emovec
@@ -213,10 +216,13 @@ def run_monitor(args: argparse.Namespace) -> int:
         save_heatmap,
     )
 
-    args = apply_config(args, args._defaults)
     if (args.prompt is None) == (args.prompt_file is None):
         raise ValueError("Pass exactly one of --prompt TEXT or --prompt-file FILE.")
-    prompt = args.prompt if args.prompt is not None else args.prompt_file.read_text()
+    prompt = (
+        args.prompt if args.prompt is not None else read_text_arg(args.prompt_file, "--prompt-file")
+    )
+    if not prompt.strip():
+        raise ValueError("The prompt is empty: pass a non-empty --prompt or --prompt-file.")
     if args.max_new_tokens < 1:
         raise ValueError("--max-new-tokens must be at least 1.")
     rules: list[Any] = []
@@ -224,13 +230,17 @@ def run_monitor(args: argparse.Namespace) -> int:
 
     def check(vectors: Any, calibration: Any) -> None:
         emotions.extend(_split(args.emotions) or list(vectors.emotions))
+        if args.action == "intervene":
+            vectors.index(args.toward)  # before the model loads
         rules.extend(_default_rules(args, emotions, calibration is not None))
 
     vectors, calibration, backend = _load(args, before_model=check)
+    made = not args.out.exists()
     args.out.mkdir(parents=True, exist_ok=True)
     events_path = args.out / "events.jsonl"
+    partial = events_path.with_name(events_path.name + ".partial")  # renamed once complete
     listeners: list[Any] = []
-    writer = EventWriter(events_path)
+    writer = EventWriter(partial)
     listeners.append(writer)
     if args.stream:
         listeners.append(lambda e: print(json.dumps(e), flush=True))
@@ -251,7 +261,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     try:
         if live is not None:
             live.__enter__()
-        try:
+        try:  # nothing is left behind when generation fails
             gen = backend.generate(
                 [prompt],
                 max_new_tokens=args.max_new_tokens,
@@ -264,8 +274,14 @@ def run_monitor(args: argparse.Namespace) -> int:
         finally:
             if live is not None:
                 live.__exit__(None, None, None)
-    finally:
+    except BaseException:
         writer.close()
+        partial.unlink(missing_ok=True)
+        if made and not any(args.out.iterdir()):
+            args.out.rmdir()
+        raise
+    writer.close()
+    partial.replace(events_path)
     transcript = Transcript.from_events(read_events(events_path))
     watch = [e for e in _split(args.watch) or [] if e in emotions]
     shown = watch + [e for e in ("calm",) if e in emotions and e not in watch] or None
@@ -286,24 +302,31 @@ def run_monitor(args: argparse.Namespace) -> int:
 
 
 def _jsonl_texts(path: Path, what: str) -> list[str]:
-    texts = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            texts.append(rec["text"] if isinstance(rec, dict) else str(rec))
-        except (json.JSONDecodeError, KeyError) as err:
-            raise ValueError(
-                f"{what} {path}, line {number}: need JSON with 'text' ({err})."
-            ) from None
+    """The 'text' of every line of a JSONL file (the shared reader; all bad lines reported)."""
+    from emovec.corpus._records import BadLine, iter_jsonl, raise_bad_lines
+
+    if not path.is_file():
+        raise ValueError(f"{what} {path} does not exist or is not a file: pass a JSONL file.")
+    texts: list[str] = []
+    bad: list[BadLine] = []
+    with path.open("rb") as handle:
+        for number, rec in iter_jsonl(handle, str(path)):
+            if isinstance(rec, BadLine):
+                bad.append(rec)
+            elif not isinstance(rec.get("text"), str) or not rec["text"].strip():
+                bad.append(BadLine(str(path), number, "no non-empty string field 'text'"))
+            else:
+                texts.append(rec["text"])
+    if bad:
+        raise_bad_lines(bad, fix="each must be a JSON object with a non-empty 'text'")
+    if not texts:
+        raise ValueError(f"{what} {path} holds no texts: add JSON lines with a 'text' field.")
     return texts
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from emovec.monitor import calibrate, calibration_path
 
-    args = apply_config(args, args._defaults)
     prompts = None if args.prompts is None else _jsonl_texts(args.prompts, "prompts")
     texts = [] if args.texts is None else _jsonl_texts(args.texts, "texts")
     path = _vectors_path(args.vectors)
@@ -331,7 +354,6 @@ def run_calibrate(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from emovec.monitor import evaluate, load_eval_prompts
 
-    args = apply_config(args, args._defaults)
     prompts = load_eval_prompts(args.prompts) if args.prompts is not None else None
     vectors, calibration, backend = _load(args, need_calibration=True)
     result = evaluate(

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._options import add_model_options, add_out_option, apply_config
+from ._options import add_model_options, add_out_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -81,8 +81,9 @@ def run_report(args: argparse.Namespace) -> int:
 
     from ._extract import bundle_path, open_corpus
 
-    args = apply_config(args, args._defaults)
     vectors = EmotionVectors.load(bundle_path(args.bundle))
+    if args.site is not None:
+        vectors.site_index(args.site)  # an unknown site fails before the model loads
     norms = load_norms(args.norms)
     ratings_for(vectors.emotions, norms)
     families = [] if args.no_shipped_families else load_families()

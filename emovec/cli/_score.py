@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._options import add_model_options, add_out_option, apply_config
+from ._options import add_model_options, add_out_option, check_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,13 +76,13 @@ def run_score(args: argparse.Namespace) -> int:
 
     from ._monitor import _split, _vectors_path
 
-    args = apply_config(args, args._defaults)
     if not args.corpus.is_file():
         raise ValueError(f"Corpus {args.corpus} does not exist or is not a file.")
     path = _vectors_path(args.vectors)
     vectors = EmotionVectors.load(path)
     rules = load_rules(args.rules) if args.rules is not None else []
     filters = load_rules(args.filter) if args.filter is not None else []
+    check_names(vectors, emotions=_split(args.emotions), sites=args.sites)
     cal_path = args.calibration or calibration_path(path)
     calibration = None
     if args.calibration is not None or cal_path.exists():

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._options import add_model_options, add_out_option, apply_config
+from ._options import add_model_options, add_out_option, check_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -169,6 +169,7 @@ def _load(args: argparse.Namespace, names: Any = ()) -> tuple[Any, Any]:
     try:  # names first: a typo should not cost a model load
         for name in names:
             vectors.index(name)
+        check_names(vectors, sites=getattr(args, "sites", None))
     except KeyError as err:
         raise _unknown_name(err) from None
     backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
@@ -202,7 +203,6 @@ def _unknown_name(err: KeyError) -> Exception:
 def run_generate(args: argparse.Namespace) -> int:
     from emovec.interventions import Steer, compile_edits
 
-    args = apply_config(args, args._defaults)
     if not args.prompt:
         raise ValueError("Give at least one --prompt.")
     if not args.steer:
@@ -274,7 +274,6 @@ def _prompts(args: argparse.Namespace) -> list[str]:
 def run_dose(args: argparse.Namespace) -> int:
     from emovec.interventions import dose_response, last, parse_metric
 
-    args = apply_config(args, args._defaults)
     metric = parse_metric(args.metric)
     strengths = _floats(args.strengths, "--strengths")
     prompts = _prompts(args)
@@ -314,7 +313,6 @@ def run_dose(args: argparse.Namespace) -> int:
 def run_patch(args: argparse.Namespace) -> int:
     from emovec.interventions import parse_metric, patching
 
-    args = apply_config(args, args._defaults)
     metric = parse_metric(args.metric)
     emotions: Any = args.emotions if args.emotions in ("all", "full") else _names(args.emotions)
     vectors, backend = _load(args, emotions if isinstance(emotions, list) else ())
@@ -343,7 +341,6 @@ def run_patch(args: argparse.Namespace) -> int:
 def run_suite(args: argparse.Namespace) -> int:
     from emovec.interventions import preference_suite, pressure_suite
 
-    args = apply_config(args, args._defaults)
     emotions = _names(args.emotions)
     default = ("blissful", "hostile") if args.suite == "preferences" else ("desperate", "calm")
     vectors, backend = _load(args, emotions or default)
