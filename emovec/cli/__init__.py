@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 # Modules that each add one subcommand (in the order `emovec --help` lists them).
 COMMANDS = (
@@ -53,14 +53,23 @@ class UsageError(CliError):
     """A malformed command line or config file: printed as one line, exit code 2."""
 
 
+NAME_HINT = "Pass a name the bundle holds (`emovec vectors info BUNDLE` lists them)."
+
 # Error classes whose message is written for the user (the rest are bugs: traceback).
 USER_ERRORS = (CliError, ValueError, TypeError, RuntimeError, OSError, ImportError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (the usage stays in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`.\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from emovec import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="emovec",
         description="Find, validate, monitor and causally test emotion directions in language models.",
     )
@@ -95,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug or (isinstance(err, KeyError) and not _user_key_error(err)):
             raise
         message = " ".join(str(err).split()) or type(err).__name__
+        if isinstance(err, KeyError):  # an unknown emotion or site of a bundle
+            message += f" {NAME_HINT}"
         print(f"emovec {args.command}: error: {message}", file=sys.stderr)
         return 2 if isinstance(err, UsageError) else 1
 

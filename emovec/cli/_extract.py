@@ -17,6 +17,7 @@ from typing import Any
 
 from ._extract_corpus import open_corpus
 from ._options import add_model_options, add_out_option
+from ._types import fraction, natural, nonnegative, positive
 
 BUNDLE_NAME = "emotion_vectors.safetensors"
 
@@ -38,14 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--start-token",
-        type=int,
+        type=natural,
         default=None,
         help="average from this token on (default 50 for stories, 4 for --kind speaker and"
         " deflection, whose turns are short)",
     )
     parser.add_argument(
         "--neutral-variance",
-        type=float,
+        type=fraction,
         default=0.5,
         help="neutral variance fraction whose PCs are projected out; 0 = none (default 0.5)",
     )
@@ -56,13 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="neutral PCA over per-dialogue means or over tokens (default dialogue)",
     )
     parser.add_argument(
-        "--batch-tokens", type=int, default=4096, help="padded tokens per forward (default 4096)"
+        "--batch-tokens", type=positive, default=4096, help="tokens per forward (default 4096)"
     )
-    parser.add_argument("--max-tokens", type=int, help="truncate longer texts (default: none)")
+    parser.add_argument("--max-tokens", type=positive, help="truncate longer texts (default: none)")
     parser.add_argument(
-        "--per-emotion", type=int, help="use only the first N stories of each emotion"
+        "--per-emotion", type=positive, help="use only the first N stories of each emotion"
     )
-    parser.add_argument("--max-neutral", type=int, help="use only the first N neutral texts")
+    parser.add_argument("--max-neutral", type=natural, help="use only the first N neutral texts")
     parser.add_argument(
         "--templates",
         action="store_true",
@@ -89,20 +90,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--story-variance",
-        type=float,
+        type=fraction,
         default=0.99,
         help="variance of the story vectors whose PCs are removed from deflection vectors"
         " (default 0.99)",
     )
     parser.add_argument(
         "--denial-strength",
-        type=float,
+        type=nonnegative,
         default=0.1,
         help="after --kind deflection, run the denial check (steering toward deflection vs story"
         " vs random directions) at this fraction of the residual norm; 0 skips it (default 0.1)",
     )
     parser.add_argument(
-        "--checkpoint-every", type=int, default=20, help="batches between checkpoints (default 20)"
+        "--checkpoint-every",
+        type=positive,
+        default=20,
+        help="batches between checkpoints (default 20)",
     )
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue an interrupted run")
@@ -188,7 +192,9 @@ def run_extract(args: argparse.Namespace) -> int:
 def run_info(args: argparse.Namespace) -> int:
     from emovec.vectors import EmotionVectors
 
-    bundle = EmotionVectors.load(bundle_path(args.bundle))
+    from ._options import existing_bundle
+
+    bundle = EmotionVectors.load(bundle_path(existing_bundle(args.bundle, "BUNDLE")))
     meta = dict(bundle.metadata)
     if args.json:
         json.dump(meta | {"emotions": list(bundle.emotions)}, sys.stdout, indent=2)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._options import add_model_options, add_out_option, read_text_arg
+from ._types import finite, fraction, nonnegative, positive
 
 BUNDLE_NAME = "emotion_vectors.safetensors"
 WATCH = "desperate,afraid,panicked"
@@ -36,10 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--watch", default=WATCH, help=f"emotions of the default rule (default {WATCH})"
     )
     parser.add_argument(
-        "--threshold", type=float, default=3.0, help="z-score of the default rule (default 3)"
+        "--threshold", type=finite, default=3.0, help="z-score of the default rule (default 3)"
     )
     parser.add_argument(
-        "--sustain", type=int, default=2, help="tokens the default rule must hold (default 2)"
+        "--sustain", type=positive, default=2, help="tokens the default rule must hold (default 2)"
     )
     parser.add_argument(
         "--action",
@@ -50,12 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--toward", default="calm", help="intervene: steer toward (default calm)")
     parser.add_argument(
         "--strength",
-        type=float,
+        type=finite,
         default=0.1,
         help="intervene: fraction of the residual norm (default 0.1)",
     )
-    parser.add_argument("--max-new-tokens", type=int, default=64, help="default 64")
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    parser.add_argument("--max-new-tokens", type=positive, default=64, help="default 64")
+    parser.add_argument("--temperature", type=nonnegative, default=0.0, help="0 = greedy (default)")
     parser.add_argument("--no-chat", action="store_true", help="do not apply the chat template")
     parser.add_argument("--live", action="store_true", help="live terminal view (needs rich)")
     parser.add_argument(
@@ -71,8 +72,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(cal, None)
     cal.add_argument("--prompts", type=Path, help="JSONL with 'text' (default: shipped set)")
     cal.add_argument("--texts", type=Path, help="JSONL with 'text': neutral texts read as is")
-    cal.add_argument("--max-new-tokens", type=int, default=48, help="reply length (default 48)")
-    cal.add_argument("--batch-size", type=int, default=8, help="prompts per generate (default 8)")
+    cal.add_argument(
+        "--max-new-tokens", type=positive, default=48, help="reply length (default 48)"
+    )
+    cal.add_argument(
+        "--batch-size", type=positive, default=8, help="prompts per generate (default 8)"
+    )
     cal.add_argument(
         "--out", type=Path, help="calibration file (default: NAME.calibration.json by the bundle)"
     )
@@ -86,13 +91,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--watch", default=WATCH, help=f"emotions scored (default {WATCH})")
     ev.add_argument(
         "--threshold",
-        type=float,
+        type=finite,
         help="alert when the score exceeds this z (default: per site, from held-out neutral"
         " prompts at --false-alarm)",
     )
     ev.add_argument(
         "--false-alarm",
-        type=float,
+        type=fraction,
         default=0.1,
         help="held-out neutral prompts allowed to alert (default 0.1)",
     )
@@ -102,10 +107,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="JSONL with 'text': held-out neutral prompts (default: the shipped calibration set)",
     )
     ev.add_argument(
-        "--last-prompt-tokens", type=int, default=8, help="prompt tokens scored (default 8)"
+        "--last-prompt-tokens", type=positive, default=8, help="prompt tokens scored (default 8)"
     )
-    ev.add_argument("--max-new-tokens", type=int, default=32, help="reply length (default 32)")
-    ev.add_argument("--batch-size", type=int, default=8, help="prompts per generate (default 8)")
+    ev.add_argument("--max-new-tokens", type=positive, default=32, help="reply length (default 32)")
+    ev.add_argument(
+        "--batch-size", type=positive, default=8, help="prompts per generate (default 8)"
+    )
     ev.set_defaults(func=run_evaluate, _defaults=_defaults(ev))
 
 
@@ -133,6 +140,9 @@ def _defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
 def _vectors_path(path: Path | None) -> Path:
     if path is None:
         raise ValueError("Pass --vectors BUNDLE (an EmotionVectors .safetensors or its folder).")
+    from ._options import existing_bundle
+
+    existing_bundle(path, "--vectors")
     return path / BUNDLE_NAME if path.is_dir() else path
 
 
@@ -241,27 +251,27 @@ def run_monitor(args: argparse.Namespace) -> int:
     partial = events_path.with_name(events_path.name + ".partial")  # renamed once complete
     listeners: list[Any] = []
     writer = EventWriter(partial)
-    listeners.append(writer)
-    if args.stream:
-        listeners.append(lambda e: print(json.dumps(e), flush=True))
-    live = None
-    if args.live:
-        watch = [e for e in _split(args.watch) or [] if e in emotions] or emotions[:6]
-        live = LiveView([*watch, *[e for e in ("calm",) if e in emotions and e not in watch]])
-        listeners.append(live)
-    monitor = Monitor(
-        vectors,
-        emotions=emotions,
-        sites=_sites(args, backend),
-        calibration=calibration,
-        rules=rules,
-        on_event=listeners,
-        tokenizer=backend.tokenizer,
-    )
-    try:
+    try:  # nothing is left behind when the run fails
+        listeners.append(writer)
+        if args.stream:
+            listeners.append(lambda e: print(json.dumps(e), flush=True))
+        live = None
+        if args.live:
+            watch = [e for e in _split(args.watch) or [] if e in emotions] or emotions[:6]
+            live = LiveView([*watch, *[e for e in ("calm",) if e in emotions and e not in watch]])
+            listeners.append(live)
+        monitor = Monitor(
+            vectors,
+            emotions=emotions,
+            sites=_sites(args, backend),
+            calibration=calibration,
+            rules=rules,
+            on_event=listeners,
+            tokenizer=backend.tokenizer,
+        )
         if live is not None:
             live.__enter__()
-        try:  # nothing is left behind when generation fails
+        try:
             gen = backend.generate(
                 [prompt],
                 max_new_tokens=args.max_new_tokens,
@@ -355,6 +365,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from emovec.monitor import evaluate, load_eval_prompts
 
     prompts = load_eval_prompts(args.prompts) if args.prompts is not None else None
+    null = None if args.null_prompts is None else _jsonl_texts(args.null_prompts, "null prompts")
     vectors, calibration, backend = _load(args, need_calibration=True)
     result = evaluate(
         backend,
@@ -364,7 +375,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         sites=_sites(args, backend),
         emotions=_split(args.watch) or [],
         threshold=args.threshold,
-        null_prompts=None if args.null_prompts is None else _jsonl_texts(args.null_prompts, "null"),
+        null_prompts=null,
         false_alarm=args.false_alarm,
         last_prompt_tokens=args.last_prompt_tokens,
         max_new_tokens=args.max_new_tokens,

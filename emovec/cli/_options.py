@@ -115,7 +115,7 @@ def _tokens_for(
         try:
             leaf._get_values(action, [str(item)])
         except argparse.ArgumentError as err:
-            raise UsageError(f"{path}: {key} = {item!r}: {err.message}.") from None
+            raise UsageError(f"{path}: {key} = {item!r}: {err.message}; fix the value.") from None
         tokens += [flag, str(item)]
     return tokens
 
@@ -181,3 +181,13 @@ def read_text_arg(path: Path, option: str) -> str:
         raise ValueError(
             f"{option} {path} is not UTF-8 ({err.reason} at byte {err.start}): save it as UTF-8."
         ) from None
+
+
+def existing_bundle(path: Path, option: str) -> Path:
+    """`path` if a bundle file or folder is there; else a one-line error naming the fix."""
+    if not path.exists():
+        raise ValueError(
+            f"{option} {path} does not exist: pass a bundle made by `emovec extract` (a"
+            " .safetensors file or its folder)."
+        )
+    return path

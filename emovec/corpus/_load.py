@@ -142,10 +142,15 @@ def load_corpus(path: "str | PathLike[str] | None" = None, *, verify: bool = Tru
     else:
         root, where = Path(path), str(path)
         if not root.is_dir():
-            raise FileNotFoundError(f"Corpus folder {where} does not exist.")
+            raise FileNotFoundError(
+                f"Corpus folder {where} does not exist: pass a folder made by `emovec corpus`."
+            )
     manifest_file = root.joinpath(MANIFEST)
     if not manifest_file.is_file():
-        raise FileNotFoundError(f"{where} has no {MANIFEST}; is this a corpus folder?")
+        raise FileNotFoundError(
+            f"{where} has no {MANIFEST}, so it is no corpus folder: pass a folder made by"
+            " `emovec corpus filter`."
+        )
     try:
         manifest = json.loads(manifest_file.read_bytes().decode("utf-8"))
     except UnicodeDecodeError as err:
