@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from ._options import add_model_options, add_out_option, apply_config
+from ._options import add_model_options, add_out_option
+from ._types import natural, nonnegative, open_fraction, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,38 +41,41 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="file with neutral dialogue subjects (default: 60 shipped)",
     )
     gen.add_argument(
-        "--limit-emotions", type=int, help="use only the first N emotions (for trial runs)"
+        "--limit-emotions", type=positive, help="use only the first N emotions (for trial runs)"
     )
     gen.add_argument(
         "--topics-per-emotion",
-        type=int,
+        type=positive,
         help="topics per emotion, drawn by a seeded shuffle (default all)",
     )
     gen.add_argument(
         "--stories-per-topic",
-        type=int,
+        type=positive,
         default=12,
         help="stories per emotion and topic (default 12)",
     )
     gen.add_argument(
-        "--neutral", type=int, default=0, help="neutral dialogues in the plan (default 0)"
+        "--neutral", type=natural, default=0, help="neutral dialogues in the plan (default 0)"
     )
     gen.add_argument(
         "--min-accepted",
-        type=int,
+        type=natural,
         default=0,
         help="top up each emotion to this many accepted stories",
     )
     gen.add_argument(
-        "--min-neutral", type=int, default=0, help="top up neutral dialogues to this many accepted"
+        "--min-neutral",
+        type=natural,
+        default=0,
+        help="top up neutral dialogues to this many accepted",
     )
     gen.add_argument(
         "--max-attempts",
-        type=int,
+        type=positive,
         help="most attempts per emotion, top-ups included (default 3x plan)",
     )
     gen.add_argument(
-        "--batch-size", type=int, default=32, help="prompts per generate call (default 32)"
+        "--batch-size", type=positive, default=32, help="prompts per generate call (default 32)"
     )
     gen.add_argument(
         "--crossed-topics",
@@ -93,19 +97,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         " rounding, without copying the KV cache each step) or eager",
     )
     gen.add_argument(
-        "--max-new-tokens", type=int, default=180, help="tokens per text (default 180)"
+        "--max-new-tokens", type=positive, default=180, help="tokens per text (default 180)"
     )
     gen.add_argument(
         "--answer-max-new-tokens",
-        type=int,
+        type=positive,
         default=80,
         help="tokens per Assistant line of a neutral dialogue (default 80)",
     )
     gen.add_argument(
-        "--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)"
+        "--temperature", type=nonnegative, default=0.8, help="sampling temperature (default 0.8)"
     )
     gen.add_argument(
-        "--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)"
+        "--top-p", type=open_fraction, default=0.95, help="nucleus sampling mass (default 0.95)"
     )
     gen.add_argument(
         "--shard", default="0/1", help="run shard i of n: i/n (default 0/1, everything)"
@@ -166,8 +170,6 @@ def run_generate(args: argparse.Namespace) -> int:
     from emovec.catalogue import Catalogue, load_topics
     from emovec.corpus import GenerationSettings, Plan, Shard, generate_corpus
 
-    parser = args._parser
-    apply_config(args, {a.dest: a.default for a in parser._actions})
     emotions = Catalogue.load(args.emotions)
     names = emotions.emotions[: args.limit_emotions] if args.limit_emotions else emotions.emotions
     plan = Plan(

@@ -12,15 +12,14 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ._options import add_model_options, add_out_option, apply_config
+from ._extract_corpus import open_corpus
+from ._options import add_model_options, add_out_option
+from ._types import fraction, natural, nonnegative, positive
 
 BUNDLE_NAME = "emotion_vectors.safetensors"
-SHIPPED = "data/corpus/default"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,14 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--start-token",
-        type=int,
+        type=natural,
         default=None,
         help="average from this token on (default 50 for stories, 4 for --kind speaker and"
         " deflection, whose turns are short)",
     )
     parser.add_argument(
         "--neutral-variance",
-        type=float,
+        type=fraction,
         default=0.5,
         help="neutral variance fraction whose PCs are projected out; 0 = none (default 0.5)",
     )
@@ -58,13 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="neutral PCA over per-dialogue means or over tokens (default dialogue)",
     )
     parser.add_argument(
-        "--batch-tokens", type=int, default=4096, help="padded tokens per forward (default 4096)"
+        "--batch-tokens", type=positive, default=4096, help="tokens per forward (default 4096)"
     )
-    parser.add_argument("--max-tokens", type=int, help="truncate longer texts (default: none)")
+    parser.add_argument("--max-tokens", type=positive, help="truncate longer texts (default: none)")
     parser.add_argument(
-        "--per-emotion", type=int, help="use only the first N stories of each emotion"
+        "--per-emotion", type=positive, help="use only the first N stories of each emotion"
     )
-    parser.add_argument("--max-neutral", type=int, help="use only the first N neutral texts")
+    parser.add_argument("--max-neutral", type=natural, help="use only the first N neutral texts")
     parser.add_argument(
         "--templates",
         action="store_true",
@@ -91,20 +90,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--story-variance",
-        type=float,
+        type=fraction,
         default=0.99,
         help="variance of the story vectors whose PCs are removed from deflection vectors"
         " (default 0.99)",
     )
     parser.add_argument(
         "--denial-strength",
-        type=float,
+        type=nonnegative,
         default=0.1,
         help="after --kind deflection, run the denial check (steering toward deflection vs story"
         " vs random directions) at this fraction of the residual norm; 0 skips it (default 0.1)",
     )
     parser.add_argument(
-        "--checkpoint-every", type=int, default=20, help="batches between checkpoints (default 20)"
+        "--checkpoint-every",
+        type=positive,
+        default=20,
+        help="batches between checkpoints (default 20)",
     )
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue an interrupted run")
@@ -129,96 +131,10 @@ def bundle_path(out: Path) -> Path:
     return out if out.suffix == ".safetensors" else out / BUNDLE_NAME
 
 
-class JsonlRecords:
-    """Re-iterable stream of one `kind` of record from JSONL files (never all in memory)."""
-
-    def __init__(
-        self,
-        files: list[Path],
-        kind: str,
-        *,
-        per_emotion: int | None = None,
-        limit: int | None = None,
-    ):
-        self.files, self.kind, self.per_emotion, self.limit = files, kind, per_emotion, limit
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        taken: dict[str, int] = {}
-        count = 0
-        for path in self.files:
-            with path.open(encoding="utf-8") as handle:
-                for number, line in enumerate(handle, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as err:
-                        raise ValueError(f"{path}:{number}: not valid JSON ({err.msg}).") from None
-                    kind = record.get("kind") or ("story" if "emotion" in record else "neutral")
-                    if kind != self.kind:
-                        continue
-                    if self.per_emotion is not None:
-                        emotion = str(record.get("emotion"))
-                        if taken.get(emotion, 0) >= self.per_emotion:
-                            continue
-                        taken[emotion] = taken.get(emotion, 0) + 1
-                    if self.limit is not None and count >= self.limit:
-                        return
-                    count += 1
-                    record.setdefault("id", f"{path.name}:{number}")
-                    yield record
-
-
-def open_corpus(
-    corpus: Path | None, *, per_emotion: int | None, max_neutral: int | None
-) -> tuple[Iterable[Any], Iterable[Any], dict[str, Any]]:
-    """Stories, neutral texts and provenance for `--corpus` (None: the shipped default)."""
-    if corpus is None or (corpus / "manifest.json").is_file():
-        if (
-            corpus is None
-            and not resources.files("emovec").joinpath(SHIPPED, "manifest.json").is_file()
-        ):
-            raise ValueError(
-                f"No corpus shipped with this install (emovec/{SHIPPED}): pass --corpus."
-            )
-        from emovec.corpus import load_corpus
-
-        loaded = load_corpus(corpus)
-        stories = _first_per_emotion(loaded.stories, per_emotion)
-        neutral = list(loaded.neutral)[:max_neutral]
-        info = {"source": loaded.source, "content_hash": loaded.manifest.get("content_hash")}
-        return stories, neutral, info
-    if corpus.is_dir():
-        files = sorted(corpus.rglob("*.jsonl"))
-    elif corpus.is_file():
-        files = [corpus]
-    else:
-        raise ValueError(f"Corpus {corpus} does not exist.")
-    if not files:
-        raise ValueError(f"Corpus folder {corpus} holds no *.jsonl files.")
-    stories = JsonlRecords(files, "story", per_emotion=per_emotion)
-    neutral = JsonlRecords(files, "neutral", limit=max_neutral)
-    return stories, neutral, {"source": str(corpus)}
-
-
-def _first_per_emotion(records: Iterable[Any], limit: int | None) -> list[Any]:
-    if limit is None:
-        return list(records)
-    taken: dict[str, int] = {}
-    kept = []
-    for record in records:
-        emotion = str(getattr(record, "emotion", None))
-        if taken.get(emotion, 0) < limit:
-            taken[emotion] = taken.get(emotion, 0) + 1
-            kept.append(record)
-    return kept
-
-
 def run_extract(args: argparse.Namespace) -> int:
     import emovec
     from emovec.extract import extract_vectors, field_of, template_vectors
 
-    args = apply_config(args, args._defaults)
     if args.kind != "emotion":
         from ._dialogue_kinds import run_dialogue_kind
 
@@ -277,7 +193,9 @@ def run_extract(args: argparse.Namespace) -> int:
 def run_info(args: argparse.Namespace) -> int:
     from emovec.vectors import EmotionVectors
 
-    bundle = EmotionVectors.load(bundle_path(args.bundle))
+    from ._options import existing_bundle
+
+    bundle = EmotionVectors.load(bundle_path(existing_bundle(args.bundle, "BUNDLE")))
     meta = dict(bundle.metadata)
     if args.json:
         json.dump(meta | {"emotions": list(bundle.emotions)}, sys.stdout, indent=2)

@@ -16,7 +16,8 @@ from typing import Any
 
 from emovec._backend import Backend
 
-from ._options import add_model_options, add_out_option, apply_config
+from ._options import add_model_options, add_out_option, read_text_arg
+from ._types import finite, fraction, nonnegative, positive
 
 BUNDLE_NAME = "emotion_vectors.safetensors"
 WATCH = "desperate,afraid,panicked"
@@ -38,10 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--watch", default=WATCH, help=f"emotions of the default rule (default {WATCH})"
     )
     parser.add_argument(
-        "--threshold", type=float, default=3.0, help="z-score of the default rule (default 3)"
+        "--threshold", type=finite, default=3.0, help="z-score of the default rule (default 3)"
     )
     parser.add_argument(
-        "--sustain", type=int, default=2, help="tokens the default rule must hold (default 2)"
+        "--sustain", type=positive, default=2, help="tokens the default rule must hold (default 2)"
     )
     parser.add_argument(
         "--action",
@@ -52,12 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--toward", default="calm", help="intervene: steer toward (default calm)")
     parser.add_argument(
         "--strength",
-        type=float,
+        type=finite,
         default=0.1,
         help="intervene: fraction of the residual norm (default 0.1)",
     )
-    parser.add_argument("--max-new-tokens", type=int, default=64, help="default 64")
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    parser.add_argument("--max-new-tokens", type=positive, default=64, help="default 64")
+    parser.add_argument("--temperature", type=nonnegative, default=0.0, help="0 = greedy (default)")
     parser.add_argument("--no-chat", action="store_true", help="do not apply the chat template")
     parser.add_argument("--live", action="store_true", help="live terminal view (needs rich)")
     parser.add_argument(
@@ -73,8 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(cal, None)
     cal.add_argument("--prompts", type=Path, help="JSONL with 'text' (default: shipped set)")
     cal.add_argument("--texts", type=Path, help="JSONL with 'text': neutral texts read as is")
-    cal.add_argument("--max-new-tokens", type=int, default=48, help="reply length (default 48)")
-    cal.add_argument("--batch-size", type=int, default=8, help="prompts per generate (default 8)")
+    cal.add_argument(
+        "--max-new-tokens", type=positive, default=48, help="reply length (default 48)"
+    )
+    cal.add_argument(
+        "--batch-size", type=positive, default=8, help="prompts per generate (default 8)"
+    )
     cal.add_argument(
         "--out", type=Path, help="calibration file (default: NAME.calibration.json by the bundle)"
     )
@@ -88,13 +93,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--watch", default=WATCH, help=f"emotions scored (default {WATCH})")
     ev.add_argument(
         "--threshold",
-        type=float,
+        type=finite,
         help="alert when the score exceeds this z (default: per site, from held-out neutral"
         " prompts at --false-alarm)",
     )
     ev.add_argument(
         "--false-alarm",
-        type=float,
+        type=fraction,
         default=0.1,
         help="held-out neutral prompts allowed to alert (default 0.1)",
     )
@@ -104,10 +109,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="JSONL with 'text': held-out neutral prompts (default: the shipped calibration set)",
     )
     ev.add_argument(
-        "--last-prompt-tokens", type=int, default=8, help="prompt tokens scored (default 8)"
+        "--last-prompt-tokens", type=positive, default=8, help="prompt tokens scored (default 8)"
     )
-    ev.add_argument("--max-new-tokens", type=int, default=32, help="reply length (default 32)")
-    ev.add_argument("--batch-size", type=int, default=8, help="prompts per generate (default 8)")
+    ev.add_argument("--max-new-tokens", type=positive, default=32, help="reply length (default 32)")
+    ev.add_argument(
+        "--batch-size", type=positive, default=8, help="prompts per generate (default 8)"
+    )
     ev.set_defaults(func=run_evaluate, _defaults=_defaults(ev))
 
 
@@ -135,6 +142,9 @@ def _defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
 def _vectors_path(path: Path | None) -> Path:
     if path is None:
         raise ValueError("Pass --vectors BUNDLE (an EmotionVectors .safetensors or its folder).")
+    from ._options import existing_bundle
+
+    existing_bundle(path, "--vectors")
     return path / BUNDLE_NAME if path.is_dir() else path
 
 
@@ -167,6 +177,9 @@ def _load(
             f"No calibration at {cal_path}: run `emovec monitor calibrate --vectors {path}` first"
             " or pass --calibration FILE."
         )
+    from ._options import check_names
+
+    check_names(vectors, emotions=_split(args.emotions), sites=args.sites)
     if before_model is not None:
         before_model(vectors, calibration)
     import emovec
@@ -215,10 +228,13 @@ def run_monitor(args: argparse.Namespace) -> int:
         save_heatmap,
     )
 
-    args = apply_config(args, args._defaults)
     if (args.prompt is None) == (args.prompt_file is None):
         raise ValueError("Pass exactly one of --prompt TEXT or --prompt-file FILE.")
-    prompt = args.prompt if args.prompt is not None else args.prompt_file.read_text()
+    prompt = (
+        args.prompt if args.prompt is not None else read_text_arg(args.prompt_file, "--prompt-file")
+    )
+    if not prompt.strip():
+        raise ValueError("The prompt is empty: pass a non-empty --prompt or --prompt-file.")
     if args.max_new_tokens < 1:
         raise ValueError("--max-new-tokens must be at least 1.")
     rules: list[Any] = []
@@ -226,31 +242,35 @@ def run_monitor(args: argparse.Namespace) -> int:
 
     def check(vectors: Any, calibration: Any) -> None:
         emotions.extend(_split(args.emotions) or list(vectors.emotions))
+        if args.action == "intervene":
+            vectors.index(args.toward)  # before the model loads
         rules.extend(_default_rules(args, emotions, calibration is not None))
 
     vectors, calibration, backend = _load(args, before_model=check)
+    made = not args.out.exists()
     args.out.mkdir(parents=True, exist_ok=True)
     events_path = args.out / "events.jsonl"
+    partial = events_path.with_name(events_path.name + ".partial")  # renamed once complete
     listeners: list[Any] = []
-    writer = EventWriter(events_path)
-    listeners.append(writer)
-    if args.stream:
-        listeners.append(lambda e: print(json.dumps(e), flush=True))
-    live = None
-    if args.live:
-        watch = [e for e in _split(args.watch) or [] if e in emotions] or emotions[:6]
-        live = LiveView([*watch, *[e for e in ("calm",) if e in emotions and e not in watch]])
-        listeners.append(live)
-    monitor = Monitor(
-        vectors,
-        emotions=emotions,
-        sites=_sites(args, backend),
-        calibration=calibration,
-        rules=rules,
-        on_event=listeners,
-        tokenizer=backend.tokenizer,
-    )
-    try:
+    writer = EventWriter(partial)
+    try:  # nothing is left behind when the run fails
+        listeners.append(writer)
+        if args.stream:
+            listeners.append(lambda e: print(json.dumps(e), flush=True))
+        live = None
+        if args.live:
+            watch = [e for e in _split(args.watch) or [] if e in emotions] or emotions[:6]
+            live = LiveView([*watch, *[e for e in ("calm",) if e in emotions and e not in watch]])
+            listeners.append(live)
+        monitor = Monitor(
+            vectors,
+            emotions=emotions,
+            sites=_sites(args, backend),
+            calibration=calibration,
+            rules=rules,
+            on_event=listeners,
+            tokenizer=backend.tokenizer,
+        )
         if live is not None:
             live.__enter__()
         try:
@@ -266,8 +286,14 @@ def run_monitor(args: argparse.Namespace) -> int:
         finally:
             if live is not None:
                 live.__exit__(None, None, None)
-    finally:
+    except BaseException:
         writer.close()
+        partial.unlink(missing_ok=True)
+        if made and not any(args.out.iterdir()):
+            args.out.rmdir()
+        raise
+    writer.close()
+    partial.replace(events_path)
     transcript = Transcript.from_events(read_events(events_path))
     watch = [e for e in _split(args.watch) or [] if e in emotions]
     shown = watch + [e for e in ("calm",) if e in emotions and e not in watch] or None
@@ -288,24 +314,31 @@ def run_monitor(args: argparse.Namespace) -> int:
 
 
 def _jsonl_texts(path: Path, what: str) -> list[str]:
-    texts = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            texts.append(rec["text"] if isinstance(rec, dict) else str(rec))
-        except (json.JSONDecodeError, KeyError) as err:
-            raise ValueError(
-                f"{what} {path}, line {number}: need JSON with 'text' ({err})."
-            ) from None
+    """The 'text' of every line of a JSONL file (the shared reader; all bad lines reported)."""
+    from emovec.corpus._records import BadLine, iter_jsonl, raise_bad_lines
+
+    if not path.is_file():
+        raise ValueError(f"{what} {path} does not exist or is not a file: pass a JSONL file.")
+    texts: list[str] = []
+    bad: list[BadLine] = []
+    with path.open("rb") as handle:
+        for number, rec in iter_jsonl(handle, str(path)):
+            if isinstance(rec, BadLine):
+                bad.append(rec)
+            elif not isinstance(rec.get("text"), str) or not rec["text"].strip():
+                bad.append(BadLine(str(path), number, "no non-empty string field 'text'"))
+            else:
+                texts.append(rec["text"])
+    if bad:
+        raise_bad_lines(bad, fix="each must be a JSON object with a non-empty 'text'")
+    if not texts:
+        raise ValueError(f"{what} {path} holds no texts: add JSON lines with a 'text' field.")
     return texts
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from emovec.monitor import calibrate, calibration_path
 
-    args = apply_config(args, args._defaults)
     prompts = None if args.prompts is None else _jsonl_texts(args.prompts, "prompts")
     texts = [] if args.texts is None else _jsonl_texts(args.texts, "texts")
     path = _vectors_path(args.vectors)
@@ -333,8 +366,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from emovec.monitor import evaluate, load_eval_prompts
 
-    args = apply_config(args, args._defaults)
     prompts = load_eval_prompts(args.prompts) if args.prompts is not None else None
+    null = None if args.null_prompts is None else _jsonl_texts(args.null_prompts, "null prompts")
     vectors, calibration, backend = _load(args, need_calibration=True)
     result = evaluate(
         backend,
@@ -344,7 +377,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         sites=_sites(args, backend),
         emotions=_split(args.watch) or [],
         threshold=args.threshold,
-        null_prompts=None if args.null_prompts is None else _jsonl_texts(args.null_prompts, "null"),
+        null_prompts=null,
         false_alarm=args.false_alarm,
         last_prompt_tokens=args.last_prompt_tokens,
         max_new_tokens=args.max_new_tokens,

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._options import add_model_options, add_out_option, apply_config
+from ._options import add_model_options, add_out_option
+from ._types import natural, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,9 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         " 'default' for the shipped corpus (default: skip held-out identification)",
     )
     parser.add_argument(
-        "--per-emotion", type=int, help="held-out: use only the first N stories per emotion"
+        "--per-emotion", type=positive, help="held-out: use only the first N stories per emotion"
     )
-    parser.add_argument("--max-neutral", type=int, help="held-out: use only N neutral texts")
+    parser.add_argument("--max-neutral", type=natural, help="held-out: use only N neutral texts")
     parser.add_argument("--compare", type=Path, metavar="OTHER_BUNDLE", help="a bundle to compare")
     parser.add_argument("--site", help="site for per-site analyses (default: recommended)")
     parser.add_argument(
@@ -55,9 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="assistant",
         help="where sweeps read probes: before the assistant reply, or the prompt's last token",
     )
-    parser.add_argument("--k", type=int, default=10, help="k-means clusters (default 10)")
+    parser.add_argument("--k", type=positive, default=10, help="k-means clusters (default 10)")
     parser.add_argument(
-        "--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)"
+        "--resamples", type=positive, default=1000, help="bootstrap resamples (default 1000)"
     )
     parser.add_argument("--markdown", type=Path, help="also write the headline tables as Markdown")
     parser.add_argument(
@@ -80,9 +81,11 @@ def run_report(args: argparse.Namespace) -> int:
     from emovec.vectors import EmotionVectors, ModelMismatchError, write_atomic
 
     from ._extract import bundle_path, open_corpus
+    from ._options import existing_bundle
 
-    args = apply_config(args, args._defaults)
-    vectors = EmotionVectors.load(bundle_path(args.bundle))
+    vectors = EmotionVectors.load(bundle_path(existing_bundle(args.bundle, "BUNDLE")))
+    if args.site is not None:
+        vectors.site_index(args.site)  # an unknown site fails before the model loads
     norms = load_norms(args.norms)
     ratings_for(vectors.emotions, norms)
     families = [] if args.no_shipped_families else load_families()
@@ -97,7 +100,11 @@ def run_report(args: argparse.Namespace) -> int:
     if twice:
         raise ValueError(f"Family name(s) {twice} defined more than once: rename them.")
     scenarios = load_scenarios(args.scenarios)
-    other = EmotionVectors.load(bundle_path(args.compare)) if args.compare else None
+    other = (
+        EmotionVectors.load(bundle_path(existing_bundle(args.compare, "--compare")))
+        if args.compare
+        else None
+    )
     corpus = None
     if args.corpus is not None:
         where = None if args.corpus == "default" else Path(args.corpus)

@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._options import add_model_options, add_out_option, apply_config
+from ._options import add_model_options, add_out_option, check_names
+from ._types import natural, percent, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,11 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--filter", type=Path, help="rules that flag AND select documents into filtered.jsonl"
     )
     parser.add_argument(
-        "--start-token", type=int, default=1, help="profile from this token on (default 1)"
+        "--start-token", type=natural, default=1, help="profile from this token on (default 1)"
     )
     parser.add_argument(
         "--percentile",
-        type=float,
+        type=percent,
         action="append",
         help="percentile(s) to report besides mean and max (default 90; repeat for more)",
     )
@@ -51,13 +52,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--text-field", default="text", help="JSON field with the text")
     parser.add_argument(
-        "--batch-tokens", type=int, default=4096, help="padded tokens per forward (default 4096)"
+        "--batch-tokens",
+        type=positive,
+        default=4096,
+        help="padded tokens per forward (default 4096)",
     )
     parser.add_argument(
-        "--window", type=int, default=256, help="lines per window/checkpoint (default 256)"
+        "--window", type=positive, default=256, help="lines per window/checkpoint (default 256)"
     )
     parser.add_argument(
-        "--max-tokens", type=int, default=1024, help="truncate longer documents (default 1024)"
+        "--max-tokens", type=positive, default=1024, help="truncate longer documents (default 1024)"
     )
     parser.add_argument("--force", action="store_true", help="start over, overwriting outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -76,17 +80,24 @@ def run_score(args: argparse.Namespace) -> int:
 
     from ._monitor import _split, _vectors_path
 
-    args = apply_config(args, args._defaults)
     if not args.corpus.is_file():
-        raise ValueError(f"Corpus {args.corpus} does not exist or is not a file.")
+        raise ValueError(
+            f"Corpus {args.corpus} does not exist or is not a file: pass a JSONL or text file."
+        )
     path = _vectors_path(args.vectors)
     vectors = EmotionVectors.load(path)
     rules = load_rules(args.rules) if args.rules is not None else []
     filters = load_rules(args.filter) if args.filter is not None else []
+    check_names(vectors, emotions=_split(args.emotions), sites=args.sites)
     cal_path = args.calibration or calibration_path(path)
     calibration = None
     if args.calibration is not None or cal_path.exists():
         calibration = Calibration.load(cal_path).check(vectors)
+    if args.scale == "z" and calibration is None:
+        raise ValueError(
+            f"--scale z needs a calibration and there is none at {cal_path}: run `emovec monitor"
+            f" calibrate --vectors {path}` or pass --calibration FILE."
+        )
     backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
     vectors.check(backend)
     sites = None if args.sites is None else emovec.parse_sites(args.sites, backend.n_layers)

@@ -13,7 +13,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._options import add_model_options, add_out_option, apply_config
+from ._options import add_model_options, add_out_option, check_names, existing_bundle
+from ._types import natural, nonnegative, positive
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     gen.add_argument("--prompt", action="append", default=[], help="prompt (repeatable)")
     gen.add_argument(
-        "--max-new-tokens", type=int, default=48, help="tokens to generate (default 48)"
+        "--max-new-tokens", type=positive, default=48, help="tokens to generate (default 48)"
     )
     gen.add_argument(
         "--positions",
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     gen.add_argument("--absolute", action="store_true", help="strengths are absolute lengths")
     gen.add_argument("--no-chat", action="store_true", help="do not apply the chat template")
-    gen.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    gen.add_argument("--temperature", type=nonnegative, default=0.0, help="0 = greedy (default)")
     gen.set_defaults(func=run_generate, _defaults=_defaults(gen))
 
     dose = modes.add_parser("dose", help="dose-response of one emotion vs random directions")
@@ -63,14 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="-0.1,-0.05,-0.02,0.02,0.05,0.1",
         help="comma-separated strengths; write --strengths=-0.1,0.1 when the first is negative (default -0.1,-0.05,-0.02,0.02,0.05,0.1)",
     )
-    dose.add_argument("--n-random", type=int, default=20, help="random directions (default 20)")
+    dose.add_argument("--n-random", type=natural, default=20, help="random directions (default 20)")
     dose.add_argument(
         "--orthogonalize",
         action="store_true",
         help="random directions orthogonal to the emotion vector",
     )
     dose.add_argument("--shuffled", help="shuffled-label control: another emotion, or 'permute'")
-    dose.add_argument("--last", type=int, help="steer only the last N prompt tokens")
+    dose.add_argument("--last", type=positive, help="steer only the last N prompt tokens")
     dose.add_argument("--absolute", action="store_true", help="strengths are absolute lengths")
     dose.add_argument("--no-chat", action="store_true", help="do not apply the chat template")
     dose.add_argument(
@@ -94,7 +95,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="'all' (the bundle's span), 'full' (every direction) or a comma list",
     )
     patch.add_argument("--metric", default="kl", help="as for dose (default kl)")
-    patch.add_argument("--last", type=int, help="patch the last N tokens (aligned from the end)")
+    patch.add_argument(
+        "--last", type=positive, help="patch the last N tokens (aligned from the end)"
+    )
     patch.add_argument("--chat", action="store_true", help="apply the chat template")
     patch.set_defaults(func=run_patch, _defaults=_defaults(patch))
 
@@ -108,12 +111,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     suite.add_argument(
         "--strengths", help="comma list (default 0.5 for preferences, 0.05 for pressure)"
     )
-    suite.add_argument("--n-random", type=int, default=20, help="random directions (default 20)")
     suite.add_argument(
-        "--targets", type=int, default=8, help="preferences: activities steered (default 8)"
+        "--n-random", type=natural, default=20, help="random directions (default 20)"
     )
     suite.add_argument(
-        "--opponents", type=int, default=10, help="preferences: opponents per target (default 10)"
+        "--targets", type=positive, default=8, help="preferences: activities steered (default 8)"
+    )
+    suite.add_argument(
+        "--opponents",
+        type=positive,
+        default=10,
+        help="preferences: opponents per target (default 10)",
     )
     suite.add_argument(
         "--probe-site", help="preferences: where probes are read (default: the steering site)"
@@ -156,7 +164,7 @@ def _load(args: argparse.Namespace, names: Any = ()) -> tuple[Any, Any]:
     import emovec
     from emovec.vectors import EmotionVectors
 
-    path = args.vectors
+    path = existing_bundle(args.vectors, "--vectors")
     if path.is_dir() and (path / "emotion_vectors.safetensors").exists():
         path = path / "emotion_vectors.safetensors"  # what `emovec extract --out DIR` writes
     if path.is_dir():
@@ -169,6 +177,7 @@ def _load(args: argparse.Namespace, names: Any = ()) -> tuple[Any, Any]:
     try:  # names first: a typo should not cost a model load
         for name in names:
             vectors.index(name)
+        check_names(vectors, sites=getattr(args, "sites", None))
     except KeyError as err:
         raise _unknown_name(err) from None
     backend = emovec.load_backend(args.model, adapter=args.adapter, dtype=args.dtype)
@@ -194,15 +203,14 @@ def _sites_arg(args: argparse.Namespace) -> Any:
 
 
 def _unknown_name(err: KeyError) -> Exception:
-    from . import CliError
+    from . import NAME_HINT, CliError
 
-    return CliError(str(err))
+    return CliError(f"{err} {NAME_HINT}")
 
 
 def run_generate(args: argparse.Namespace) -> int:
     from emovec.interventions import Steer, compile_edits
 
-    args = apply_config(args, args._defaults)
     if not args.prompt:
         raise ValueError("Give at least one --prompt.")
     if not args.steer:
@@ -274,7 +282,6 @@ def _prompts(args: argparse.Namespace) -> list[str]:
 def run_dose(args: argparse.Namespace) -> int:
     from emovec.interventions import dose_response, last, parse_metric
 
-    args = apply_config(args, args._defaults)
     metric = parse_metric(args.metric)
     strengths = _floats(args.strengths, "--strengths")
     prompts = _prompts(args)
@@ -314,7 +321,6 @@ def run_dose(args: argparse.Namespace) -> int:
 def run_patch(args: argparse.Namespace) -> int:
     from emovec.interventions import parse_metric, patching
 
-    args = apply_config(args, args._defaults)
     metric = parse_metric(args.metric)
     emotions: Any = args.emotions if args.emotions in ("all", "full") else _names(args.emotions)
     vectors, backend = _load(args, emotions if isinstance(emotions, list) else ())
@@ -343,7 +349,6 @@ def run_patch(args: argparse.Namespace) -> int:
 def run_suite(args: argparse.Namespace) -> int:
     from emovec.interventions import preference_suite, pressure_suite
 
-    args = apply_config(args, args._defaults)
     emotions = _names(args.emotions)
     default = ("blissful", "hostile") if args.suite == "preferences" else ("desperate", "calm")
     vectors, backend = _load(args, emotions or default)

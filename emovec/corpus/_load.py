@@ -116,7 +116,7 @@ def _read(root: "Traversable | Path", name: str, bad: list[BadLine], where: str)
             f"{where} has no {name}: a corpus folder holds {STORIES}, {NEUTRAL} and {MANIFEST}"
             " (make one with `emovec corpus generate`)."
         )
-    good, errors = scan_jsonl(item.read_text(encoding="utf-8"), f"{where}/{name}")
+    good, errors = scan_jsonl(item.read_bytes(), f"{where}/{name}")
     bad.extend(errors)
     return [r for _, r in good]
 
@@ -142,16 +142,31 @@ def load_corpus(path: "str | PathLike[str] | None" = None, *, verify: bool = Tru
     else:
         root, where = Path(path), str(path)
         if not root.is_dir():
-            raise FileNotFoundError(f"Corpus folder {where} does not exist.")
+            raise FileNotFoundError(
+                f"Corpus folder {where} does not exist: pass a folder made by `emovec corpus`."
+            )
     manifest_file = root.joinpath(MANIFEST)
     if not manifest_file.is_file():
-        raise FileNotFoundError(f"{where} has no {MANIFEST}; is this a corpus folder?")
+        raise FileNotFoundError(
+            f"{where} has no {MANIFEST}, so it is no corpus folder: pass a folder made by"
+            " `emovec corpus filter`."
+        )
     try:
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        manifest = json.loads(manifest_file.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{where}/{MANIFEST}: not UTF-8 ({err.reason} at byte {err.start}); rebuild it with"
+            " `emovec corpus filter`."
+        ) from None
     except json.JSONDecodeError as err:
         raise ValueError(
-            f"{where}/{MANIFEST}, line {err.lineno}: not valid JSON ({err.msg})."
+            f"{where}/{MANIFEST}, line {err.lineno}: not valid JSON ({err.msg}); rebuild it with"
+            " `emovec corpus filter`."
         ) from None
+    if not isinstance(manifest, dict):
+        raise ValueError(
+            f"{where}/{MANIFEST} is not a JSON object; rebuild it with `emovec corpus filter`."
+        )
     bad: list[BadLine] = []
     stories = _read(root, STORIES, bad, where)
     neutral = _read(root, NEUTRAL, bad, where)

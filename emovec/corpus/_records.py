@@ -123,17 +123,53 @@ class BadLine:
         return f"{self.path}, line {self.line}: {self.problem}"
 
 
-def scan_jsonl(text: str, source: str) -> tuple[list[tuple[int, Record]], list[BadLine]]:
+def parse_object(raw: "bytes | str") -> "dict[str, Any] | str":
+    """One JSONL line as a JSON object, or the reason it is not one (the one line parser that
+    corpus folders, `emovec extract` and `emovec score` share).
+
+    Example:
+        >>> parse_object(b'[1, 2]'), parse_object(b'{"text": "hi"}')
+        ('a JSON array, not an object', {'text': 'hi'})
+    """
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return f"not UTF-8 ({err.reason} at byte {err.start})"
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        return f"not valid JSON ({err.msg} at column {err.colno})"
+    if not isinstance(value, dict):
+        kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+            type(value), "number"
+        )
+        return f"a JSON {kind}, not an object"
+    return value
+
+
+def iter_jsonl(
+    lines: Iterable[bytes], source: str
+) -> Iterator[tuple[int, "dict[str, Any] | BadLine"]]:
+    """Each non-blank line's 1-based number with its object, or a `BadLine` naming `source`."""
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        parsed = parse_object(raw)
+        yield number, (BadLine(source, number, parsed) if isinstance(parsed, str) else parsed)
+
+
+def scan_jsonl(data: "bytes | str", source: str) -> tuple[list[tuple[int, Record]], list[BadLine]]:
     """Records of a JSONL text with their line numbers, and the lines that are not records."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
     good: list[tuple[int, Record]] = []
     bad: list[BadLine] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for number, item in iter_jsonl(raw.splitlines(), source):
+        if isinstance(item, BadLine):
+            bad.append(item)
             continue
         try:
-            good.append((number, Record.from_dict(json.loads(line))))
-        except json.JSONDecodeError as err:
-            bad.append(BadLine(source, number, f"not valid JSON ({err.msg}, column {err.colno})"))
+            good.append((number, Record.from_dict(item)))
         except RecordError as err:
             bad.append(BadLine(source, number, str(err)))
     return good, bad
@@ -141,18 +177,19 @@ def scan_jsonl(text: str, source: str) -> tuple[list[tuple[int, Record]], list[B
 
 def read_jsonl(path: "str | PathLike[str]") -> list[Record]:
     """All records of a JSONL file; a `ValueError` lists the bad lines by number."""
-    good, bad = scan_jsonl(Path(path).read_text(encoding="utf-8"), str(path))
+    good, bad = scan_jsonl(Path(path).read_bytes(), str(path))
     if bad:
         raise_bad_lines(bad)
     return [r for _, r in good]
 
 
-def raise_bad_lines(bad: list[BadLine], limit: int = 10) -> None:
-    shown = "\n  ".join(str(b) for b in bad[:limit])
-    more = f"\n  ... and {len(bad) - limit} more" if len(bad) > limit else ""
+def raise_bad_lines(bad: list[BadLine], limit: int = 3, fix: str = "") -> None:
+    """One line naming the count, the first few bad lines (file, line number, problem), the fix."""
+    shown = "; ".join(str(b) for b in bad[:limit])
+    more = f"; and {len(bad) - limit} more" if len(bad) > limit else ""
+    fix = fix or ("each must be a JSON object with id, kind, emotion, topic, text, generator, seed")
     raise ValueError(
-        f"{len(bad)} malformed corpus line(s):\n  {shown}{more}\nFix or delete these lines"
-        " (each must be a JSON object with id, kind, emotion, topic, text, generator, seed)."
+        f"{len(bad)} malformed line(s): {shown}{more}. Fix or delete these lines ({fix})."
     )
 
 

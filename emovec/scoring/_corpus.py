@@ -2,13 +2,15 @@
 
 A `.jsonl` corpus holds records with a text field (an `id` field is carried over); any other
 file is plain text, one document per line. A bad line (not UTF-8, not JSON, no text) carries
-the reason, so the run can report it by number and go on.
+the reason, so the run can report it by file and number and go on (the line parser is
+`emovec.corpus._records.parse_object`, shared with `emovec extract` and corpus folders).
 """
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+
+from emovec.corpus._records import parse_object
 
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
@@ -37,18 +39,14 @@ def parse_line(number: int, raw: bytes, *, json_lines: bool, text_field: str = "
     """
     if not raw.strip():
         return Line(number, raw)
-    try:
-        decoded = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return Line(number, raw, error=f"not UTF-8 ({err.reason} at byte {err.start})")
     if not json_lines:
-        return Line(number, raw, decoded.rstrip("\r\n"))
-    try:
-        rec = json.loads(decoded)
-    except json.JSONDecodeError as err:
-        return Line(number, raw, error=f"not valid JSON ({err.msg} at column {err.colno})")
-    if not isinstance(rec, dict):
-        return Line(number, raw, error=f"a JSON {type(rec).__name__}, not an object")
+        try:
+            return Line(number, raw, raw.decode("utf-8").rstrip("\r\n"))
+        except UnicodeDecodeError as err:
+            return Line(number, raw, error=f"not UTF-8 ({err.reason} at byte {err.start})")
+    rec = parse_object(raw)
+    if isinstance(rec, str):
+        return Line(number, raw, error=rec)
     text = rec.get(text_field)
     if not isinstance(text, str) or not text.strip():
         if text_field not in rec:

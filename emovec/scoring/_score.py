@@ -140,6 +140,10 @@ def score_corpus(
     )
     started = time.perf_counter()
     json_lines = corpus.suffix.lower() in JSON_SUFFIXES
+
+    def named(message: str) -> None:  # every bad-line message names the file
+        report(f"{corpus}, {message}")
+
     hasher = hashlib.sha256()
     from tqdm.auto import tqdm
 
@@ -169,7 +173,7 @@ def score_corpus(
                 for line in chunk:
                     hasher.update(line.raw)
                 docs = _score_window(
-                    backend, scorer, chunk, batch_tokens, max_tokens, summary, report
+                    backend, scorer, chunk, batch_tokens, max_tokens, summary, named
                 )
                 for line, doc in docs:
                     record = {"line": line.number, "id": line.id, **doc}

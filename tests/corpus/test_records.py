@@ -54,7 +54,7 @@ def test_bad_jsonl_lines_are_reported_with_line_numbers(tmp_path):
     with pytest.raises(ValueError) as err:
         read_jsonl(path)
     message = str(err.value)
-    assert "2 malformed corpus line(s)" in message
+    assert "2 malformed line(s)" in message and "\n" not in message
     assert f"{path}, line 2: not valid JSON" in message
     assert f"{path}, line 4: missing field(s)" in message
 

@@ -73,7 +73,7 @@ def test_monitor_errors_are_one_line_and_early(setup, main, capsys, tmp_path):
     assert main(["monitor", "--prompt", "hi"]) == 1
     assert "Pass --vectors BUNDLE" in capsys.readouterr().err
     assert main(["monitor", "evaluate", "--vectors", str(root / "missing.safetensors")]) == 1
-    assert "Cannot read vector file" in capsys.readouterr().err
+    assert "missing.safetensors does not exist" in capsys.readouterr().err
     # A bad rules file is reported before the model loads (this model name would fail).
     bad = tmp_path / "r.toml"
     bad.write_text("[[rules]]\nname = 'x'\nwhen = { kind = 'bogus' }\n")

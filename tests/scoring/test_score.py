@@ -146,10 +146,11 @@ def test_bad_lines_are_reported_with_their_numbers(backend, tmp_path):
         json.dumps({"text": "a fine last line"}).encode() + b"\n",
     ]
     reported = []
+    source = corpus(tmp_path, TEXTS[:2], extra)
     summary = score_corpus(
         backend,
         random_bundle(),
-        corpus(tmp_path, TEXTS[:2], extra),
+        source,
         tmp_path / "out",
         sites=[Site(0)],
         progress=False,
@@ -160,7 +161,7 @@ def test_bad_lines_are_reported_with_their_numbers(backend, tmp_path):
     assert "not valid JSON" in reasons[3] and "no field 'text'" in reasons[4]
     assert "not a non-empty string" in reasons[6] and "not UTF-8" in reasons[7]
     assert "not an object" in reasons[8]
-    assert reported == [f"line {n}: {r}; skipped" for n, r in summary.bad_lines]
+    assert reported == [f"{source}, line {n}: {r}; skipped" for n, r in summary.bad_lines]
     assert summary.blank_lines == 1 and summary.documents == 3
     lines = [
         json.loads(x)["line"] for x in (tmp_path / "out/profiles.jsonl").read_text().splitlines()
