@@ -108,6 +108,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--batch-size", type=int, default=8, help="prompts per generate (default 8)")
     ev.set_defaults(func=run_evaluate, _defaults=_defaults(ev))
 
+    from ._serve import register as register_serve  # `monitor serve`: emovec/cli/_serve.py
+
+    register_serve(actions)
+
 
 def _common(parser: argparse.ArgumentParser, out: str | None) -> None:
     add_model_options(parser, sites=None)
