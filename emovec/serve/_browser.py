@@ -32,8 +32,9 @@ def chat_in_browser(
     """Open `url`, set `fields` (element id -> value), send `message`, wait until the reply ends.
 
     Returns what the page shows: `status`, the reply's `tokens` (text and background colour
-    each), `alerts` (the alert list's lines) and `turn` (the page's own record of the turn:
-    transcript id, alert count). Writes a PNG of the page to `screenshot` when given.
+    each), `alerts` (the alert list's lines), `arrivals` (page time in ms at which each reply
+    token appeared), `reply_box` (where the reply is on the page, CSS pixels) and `turn` (the
+    page's own record of the turn: transcript id, alert and token counts). Writes a PNG of the page to `screenshot` when given.
     """
     try:
         from playwright.sync_api import sync_playwright
@@ -56,6 +57,16 @@ def chat_in_browser(
                 else:
                     page.fill(f"#{element}", value)
             page.fill("#message", message)
+            # when each reply token appears (ms), to show that the reply streams in
+            page.evaluate(
+                """() => { window.arrivals = [];
+                  new MutationObserver((records) => { for (const r of records)
+                    for (const n of r.addedNodes)
+                      if (n.classList && n.classList.contains('tok') &&
+                          n.parentElement.classList.contains('reply'))
+                        window.arrivals.push(performance.now()); })
+                  .observe(document.getElementById('turns'), {childList: true, subtree: true}); }"""
+            )
             page.click("#send")
             page.wait_for_selector("body[data-state=done]", timeout=timeout_s * 1000)
             result = page.evaluate(
@@ -65,6 +76,10 @@ def chat_in_browser(
                     .map(s => ({text: s.textContent, background: s.style.background})),
                   alerts: Array.from(document.querySelectorAll('#alerts li'))
                     .map(li => li.textContent),
+                  arrivals: window.arrivals,
+                  reply_box: (() => { const r = document.querySelector('.turn:last-child .reply');
+                    if (!r) return null; const b = r.getBoundingClientRect();
+                    return {x: b.x, y: b.y, width: b.width, height: b.height}; })(),
                   turn: {id: window.emovec.current && window.emovec.current.id,
                          alerts: window.emovec.current ? window.emovec.current.alerts.length : 0,
                          tokens: window.emovec.current ? window.emovec.current.tokens.length : 0},
