@@ -200,24 +200,40 @@ def test_a_full_queue_answers_503_with_retry_advice_then_serves_again(url, engin
     assert engine.transcript(held.id) and engine.transcript(waiting.id)
 
 
+def wait_for_transcript(engine, job_id, timeout_s=120.0):
+    deadline = time.monotonic() + timeout_s
+    while engine.transcript(job_id) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return engine.transcript(job_id)
+
+
 def test_a_reader_that_leaves_stops_its_generation(engine):
     request = parse_chat(
         b'{"message": "Go on.", "max_new_tokens": 16}', engine.vectors, engine.defaults, LIMITS
     )
-    done = threading.Event()
     job: Job
 
     def leave_after_first_generated(event):
         if event["type"] == "token" and event["phase"] == "generated":
             job.cancelled = True
-        if event["type"] == "done":
-            done.set()
 
     job = engine.prepare(request, leave_after_first_generated)
     engine.submit(job)
-    assert done.wait(120)
-    record = engine.transcript(job.id)
+    record = wait_for_transcript(engine, job.id)
     assert record["stopped"] == "cancelled" and record["events"][-1]["rows"][0]["n_generated"] == 1
+
+
+def test_a_reader_whose_event_loop_is_gone_does_not_stop_the_worker(url, engine):
+    request = parse_chat(b'{"message": "Hi."}', engine.vectors, engine.defaults, LIMITS)
+
+    def closed(event):
+        raise RuntimeError("Event loop is closed")
+
+    job = engine.prepare(request, closed)
+    engine.submit(job)
+    assert wait_for_transcript(engine, job.id)["stopped"] == "cancelled"
+    code, events, _ = chat(url, {"message": "Still there?"})
+    assert code == 200 and events[-1]["type"] == "done"
 
 
 json_values = st.recursive(

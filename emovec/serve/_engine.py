@@ -11,6 +11,7 @@ stream (no extra forward pass, no second readout). Finished transcripts are kept
 import asyncio
 import itertools
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -59,7 +60,12 @@ class Job:
 
     def emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
-        self.sink(event)
+        if self.cancelled:
+            return
+        try:
+            self.sink(event)
+        except RuntimeError:  # the reader's event loop is gone (server shutting down)
+            self.cancelled = True
 
 
 def async_sink(loop: asyncio.AbstractEventLoop, box: "asyncio.Queue[dict[str, Any]]") -> Sink:
@@ -188,6 +194,9 @@ class Engine:
                 self._running = job
             try:
                 self._run(job)
+            except Exception as err:  # the worker must outlive any one job
+                self.failed += 1
+                print(f"emovec serve: job {job.id} failed: {err}", file=sys.stderr)
             finally:
                 with self._lock:
                     self._running = None
