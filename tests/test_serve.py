@@ -271,3 +271,15 @@ def test_parsing_any_json_either_succeeds_or_raises_a_bad_request(vectors, body)
         assert err.status in (400, 413) and str(err)
     else:
         assert request.message.strip() and set(request.watch) <= set(vectors.emotions)
+
+
+def test_the_cli_refuses_a_missing_bundle_and_a_remote_host_without_the_flag(tmp_path, capsys):
+    from emovec.cli import main
+
+    missing = tmp_path / "none.safetensors"
+    assert main(["monitor", "serve", "--vectors", str(missing)]) == 1
+    assert "run `make demo`" in capsys.readouterr().err
+    assert main(["monitor", "serve", "--host", "0.0.0.0", "--vectors", str(missing)]) == 1
+    assert "add --allow-remote" in capsys.readouterr().err
+    assert main(["monitor", "serve", "--screenshot", str(tmp_path / "x.png")]) == 1
+    assert "needs --message" in capsys.readouterr().err
