@@ -84,7 +84,7 @@ def test_a_pressure_prompt_streams_coloured_tokens_and_fires_the_alert(real_back
     finally:
         engine.close()
     tokens = shown["tokens"]
-    assert shown["status"].startswith("done") and len(tokens) >= 8
+    assert shown["status"].startswith("done") and len(tokens) >= 8 and shown["errors"] == []
     # streamed: the reply's tokens appeared over time, not all at once at the end
     arrivals = shown["arrivals"]
     assert len(arrivals) == len(tokens) and arrivals[-1] - arrivals[0] > 200
@@ -143,6 +143,6 @@ def test_a_downloaded_transcript_reopens_and_bad_input_shows_its_error(tiny_url,
         page.wait_for_function("document.getElementById('status').textContent.includes('413')")
         too_long = page.inner_text("#status")
         browser.close()
-    assert reopened == len(shown["tokens"]) > 0
+    assert reopened == len(shown["tokens"]) > 0 and shown["errors"] == []
     assert "finish with an end" in bad_status
     assert "limit is 100" in too_long

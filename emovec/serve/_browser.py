@@ -34,7 +34,8 @@ def chat_in_browser(
     Returns what the page shows: `status`, the reply's `tokens` (text and background colour
     each), `alerts` (the alert list's lines), `arrivals` (page time in ms at which each reply
     token appeared), `reply_box` (where the reply is on the page, CSS pixels) and `turn` (the
-    page's own record of the turn: transcript id, alert and token counts). Writes a PNG of the page to `screenshot` when given.
+    page's own record of the turn: transcript id, alert and token counts) and `errors` (script
+    errors the page raised). Writes a PNG of the page to `screenshot` when given.
     """
     try:
         from playwright.sync_api import sync_playwright
@@ -49,6 +50,8 @@ def chat_in_browser(
         )
         try:
             page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+            errors: list[str] = []
+            page.on("pageerror", lambda err: errors.append(str(err)))
             page.goto(url)
             page.wait_for_selector("body[data-state=idle]", timeout=timeout_s * 1000)
             for element, value in (fields or {}).items():
@@ -85,6 +88,7 @@ def chat_in_browser(
                          tokens: window.emovec.current ? window.emovec.current.tokens.length : 0},
                 })"""
             )
+            result["errors"] = errors
             if screenshot is not None:
                 Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot), full_page=True)
