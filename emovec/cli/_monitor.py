@@ -117,6 +117,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ev.set_defaults(func=run_evaluate, _defaults=_defaults(ev))
 
+    from ._serve import register as register_serve  # `monitor serve`: emovec/cli/_serve.py
+
+    register_serve(actions)
+
 
 def _common(parser: argparse.ArgumentParser, out: str | None) -> None:
     add_model_options(parser, sites=None)
