@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._options import add_model_options, apply_config
+from ._options import add_model_options
 
 DEFAULT_BUNDLE = Path("runs/replicate/vectors/emotion_vectors.safetensors")
 BUNDLE_NAME = "emotion_vectors.safetensors"
@@ -139,7 +139,6 @@ def build_engine(args: argparse.Namespace) -> Any:
 def run_serve(args: argparse.Namespace) -> int:
     from emovec.serve import Limits, create_app, is_local, running, serve
 
-    args = apply_config(args, args._defaults)
     if not is_local(args.host) and not args.allow_remote:
         raise ValueError(
             f"--host {args.host} would expose the page beyond this machine; add --allow-remote"
