@@ -36,6 +36,8 @@ def run_fetch(args: argparse.Namespace) -> int:
         raise ValueError(f"{name!r} is not a shipped model; see `emovec models list`.")
     folder = fp32_copy(shipped)
     print(f"{shipped.name}: ready in {folder}")
+    if shipped.licence_note:
+        print(shipped.licence_note)
     return 0
 
 
