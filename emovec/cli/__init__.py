@@ -20,6 +20,7 @@ COMMANDS = (
     "_monitor",
     "_score",
     "_demo",
+    "_crossmodel",
 )
 
 
