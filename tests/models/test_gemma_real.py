@@ -31,11 +31,15 @@ def test_gemma_loads_and_runs_a_forward_through_the_hf_adapter(gemma):
     model, tokenizer = gemma
     backend = emovec.attach(model, tokenizer=tokenizer)
     assert (backend.d_model, backend.n_layers, backend.model_id) == (640, 18, GEMMA.hf_id)
-    ids = tokenizer("The capital of France is", return_tensors="pt")["input_ids"]
+    text = "The cat sat on the mat by the fire. It was warm, and soon the cat was fast asleep."
+    ids = tokenizer(text, return_tensors="pt")["input_ids"]
     with torch.no_grad():
         logits = model(ids).logits
     assert logits.shape == (1, ids.shape[1], 262144) and bool(torch.isfinite(logits).all())
-    assert tokenizer.decode(logits[0, -1].argmax()).strip() == "Paris"
+    # A working language model predicts plain English far better than chance (ln 262144 = 12.5
+    # nats per token); mis-mapped or garbled weights land near or above chance.
+    nll = torch.nn.functional.cross_entropy(logits[0, :-1].float(), ids[0, 1:])
+    assert float(nll) < 6.0
 
 
 def test_gemma_boots_a_transformer_lens_bridge_with_the_same_logits(gemma):
