@@ -28,6 +28,7 @@ COMMANDS = (
     "_monitor",
     "_score",
     "_demo",
+    "_crossmodel",
 )
 
 

