@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from emovec.analysis import heldout_identification, split_topics, topk_accuracy
+from tests.contract import BackendDouble
 
 
 def test_split_is_by_topic_and_seeded(stories):
@@ -67,7 +68,7 @@ def test_an_emotion_with_only_held_out_stories_is_refused_before_any_model_call(
     if stories[0]["topic"] not in topics:  # put the lone story's topic on the held-out side
         lonely[-1]["topic"] = topics[0]
     with pytest.raises(ValueError, match="lonely.*held-out topics"):
-        heldout_identification(None, lonely, None, test_fraction=0.34, seed=0)
+        heldout_identification(BackendDouble(), lonely, None, test_fraction=0.34, seed=0)
 
 
 def test_heldout_carries_the_words_alone_baseline(backend, stories, neutral):

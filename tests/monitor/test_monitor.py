@@ -85,7 +85,8 @@ def test_all_171_probes_cost_one_matmul_per_step(tiny_backends, monkeypatch):
 def test_a_zero_vector_is_refused_once_when_the_monitor_is_built():
     vectors = random_bundle()
     vectors.vectors[1, 0] = 0.0  # an emotion lost in extraction, at the first site
-    with pytest.raises(ValueError, match="vectors has zero-norm rows"):
+    # The bundle's own check (select() builds a new one) names the emotion and site.
+    with pytest.raises(ValueError, match="'afraid' at resid_post.0 is all zeros"):
         Monitor(vectors, sites=[vectors.sites[0]])
 
 
