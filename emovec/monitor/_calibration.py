@@ -21,8 +21,9 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from emovec._files import write_json
 from emovec._site import Site
-from emovec.vectors import EmotionVectors, write_atomic
+from emovec.vectors import EmotionVectors
 
 FORMAT = "emovec.calibration/1"
 LEVELS: tuple[float, ...] = (1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
@@ -189,7 +190,7 @@ class Calibration:
 
     def save(self, path: "str | os.PathLike[str]") -> Path:
         """Write JSON atomically (temp file, fsync, rename)."""
-        return write_atomic(path, (json.dumps(self.to_dict(), allow_nan=False) + "\n").encode())
+        return write_json(path, self.to_dict(), indent=None, allow_nan=False)
 
     @classmethod
     def load(cls, path: "str | os.PathLike[str]") -> "Calibration":

@@ -31,8 +31,9 @@ import numpy as np
 import torch
 
 from emovec import ops
+from emovec._files import write_atomic, write_json
 from emovec._site import Site
-from emovec.vectors import EmotionVectors, write_atomic
+from emovec.vectors import EmotionVectors
 
 from ._calibration import Calibration
 from ._monitor import Monitor
@@ -189,7 +190,7 @@ class Evaluation:
 
     def save(self, path: "str | os.PathLike[str]") -> Path:
         """Write the result as JSON atomically."""
-        return write_atomic(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
+        return write_json(path, self.to_dict())
 
     def table(self) -> str:
         lines = [

@@ -1,11 +1,11 @@
 """The stages of `emovec replicate`, each a function of its inputs writing under the run folder."""
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from emovec._files import write_json
 from emovec.pipeline import Stage, bundle_digest
 
 Context = dict[str, Any]
@@ -38,7 +38,6 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
     def run(out: Path) -> dict[str, Any]:
         from emovec.analysis import heldout_identification
         from emovec.report import heldout_numbers
-        from emovec.vectors import write_atomic
 
         start = time.perf_counter()
         held = heldout_identification(
@@ -57,7 +56,7 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         path = Path("vectors") / "emotion_vectors.safetensors"
         held.vectors.save(out / path)
         numbers = Path("vectors") / "heldout.json"
-        write_atomic(out / numbers, (json.dumps(heldout_numbers(held), indent=2) + "\n").encode())
+        write_json(out / numbers, heldout_numbers(held))
         (out / "vectors" / "heldout.txt").write_text(held.table() + "\n")
         if held.reliability is not None:  # each topic half's vectors: the noise yardstick
             for name, half in zip(("a", "b"), held.reliability.bundles, strict=True):

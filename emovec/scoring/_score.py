@@ -25,11 +25,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from emovec._files import write_json
 from emovec._site import Site
 from emovec.extract import bucket
 from emovec.monitor._calibration import Calibration
 from emovec.monitor._rules import Rule
-from emovec.vectors import EmotionVectors, write_atomic
+from emovec.vectors import EmotionVectors
 
 from ._checkpoint import _save_checkpoint, _skip_prefix, _start_state
 from ._corpus import JSON_SUFFIXES, Line, _lines, _take, parse_line
@@ -208,7 +209,7 @@ def score_corpus(
     summary.seconds = round(time.perf_counter() - started, 3)
     summary.outputs = outputs | {"summary": str(paths["summary"])}
     body = summary.to_dict() | {"settings": fingerprint, "corpus": str(corpus)}
-    write_atomic(paths["summary"], (json.dumps(body, indent=2) + "\n").encode())
+    write_json(paths["summary"], body)
     paths["checkpoint"].unlink(missing_ok=True)
     return summary
 
