@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._context import identity
 from ._stages import Stage
 
 Context = dict[str, Any]
 
 
 def report_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
-    from ._main_job import identity
 
     quick = bool(getattr(ctx["args"], "quick", False))
     n_resamples = 200 if quick else 1000

@@ -8,19 +8,10 @@ from typing import Any
 from emovec._files import write_json
 from emovec.pipeline import Stage, bundle_digest
 
-Context = dict[str, Any]
-
-
-def identity(ctx: Context) -> dict[str, Any]:
-    """What every stage's key shares: the model, its weights, the adapter and the sites."""
-    backend = ctx["backend"]
-    return {
-        "model": backend.model_id,
-        "weights": (getattr(backend, "source", {}) or {}).get("weights_sha256"),
-        "adapter": backend.name,
-        "dtype": str(backend.dtype).removeprefix("torch."),
-        "sites": [str(s) for s in ctx["sites"]],
-    }
+from ._context import RECIPE, Context, identity
+from ._job_monitor import monitor_stage
+from ._job_report import report_stage
+from ._job_steer import steer_stage
 
 
 def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
@@ -30,8 +21,6 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
     stories' emotions, and folding the held-out stories in afterwards gives the bundle over
     every story (what `emovec extract` writes, to float rounding), so the corpus is read once.
     """
-    from emovec.cli._replicate import RECIPE
-
     corpus = ctx["corpus"]
     inputs = {**identity(ctx), "corpus": corpus.manifest.get("content_hash"), "recipe": RECIPE}
 
@@ -119,10 +108,6 @@ def validation_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
 
 def stages() -> list[tuple[str, Callable[[Context, Mapping[str, Any]], Stage]]]:
     """The main job's stages, in order: each maps (context, earlier outputs) to a `Stage`."""
-    from ._job_monitor import monitor_stage
-    from ._job_report import report_stage
-    from ._job_steer import steer_stage
-
     return [
         ("vectors", vectors_stage),
         ("validation", validation_stage),
