@@ -9,7 +9,8 @@ from typing import Any
 
 from emovec._site import Site
 from emovec.analysis._compare import plot_comparison
-from emovec.analysis._geometry_report import VARIANCE_LEVELS, plot_geometry, plot_layer_sweep
+from emovec.analysis._geometry_plots import plot_geometry, plot_layer_sweep
+from emovec.analysis._geometry_report import VARIANCE_LEVELS
 from emovec.analysis._scenarios import plot_scenarios
 from emovec.analysis._similarity import plot_similarity
 from emovec.analysis._sweeps import plot_family
