@@ -7,20 +7,17 @@ with bootstrap intervals, similarity structure, logit lens, intensity sweeps and
 scenarios, and comparisons between layers or bundles.
 """
 
+from ._accuracy import topk_accuracy as topk_accuracy
 from ._compare import BundleComparison as BundleComparison
 from ._compare import LayerRSA as LayerRSA
 from ._compare import compare_bundles as compare_bundles
 from ._compare import layer_rsa as layer_rsa
 from ._compare import plot_comparison as plot_comparison
 from ._compare import plot_layer_rsa as plot_layer_rsa
-from ._crossmodel import CrossModel as CrossModel
-from ._crossmodel import compare_models as compare_models
-from ._crossmodel import plot_cross_model as plot_cross_model
-from ._crossmodel import procrustes_error as procrustes_error
+from ._geometry_plots import plot_geometry as plot_geometry
+from ._geometry_plots import plot_layer_sweep as plot_layer_sweep
 from ._geometry_report import GeometryReport as GeometryReport
 from ._geometry_report import geometry_report as geometry_report
-from ._geometry_report import plot_geometry as plot_geometry
-from ._geometry_report import plot_layer_sweep as plot_layer_sweep
 from ._geometry_report import ratings_for as ratings_for
 from ._geometry_report import readout_table as readout_table
 from ._geometry_report import recommend_site as recommend_site
@@ -28,7 +25,6 @@ from ._heldout import HeldoutIdentification as HeldoutIdentification
 from ._heldout import SiteIdentification as SiteIdentification
 from ._heldout import heldout_identification as heldout_identification
 from ._heldout import split_topics as split_topics
-from ._heldout import topk_accuracy as topk_accuracy
 from ._lexical import LexicalIdentification as LexicalIdentification
 from ._lexical import lexical_identification as lexical_identification
 from ._logit_lens import LogitLens as LogitLens
@@ -69,8 +65,6 @@ __all__ = [
     "ANTONYMS",
     "BundleComparison",
     "compare_bundles",
-    "compare_models",
-    "CrossModel",
     "Family",
     "FamilySweep",
     "geometry_report",
@@ -100,8 +94,6 @@ __all__ = [
     "LogitLens",
     "pearson",
     "plot_comparison",
-    "plot_cross_model",
-    "procrustes_error",
     "plot_family",
     "plot_geometry",
     "plot_layer_rsa",

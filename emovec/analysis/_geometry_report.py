@@ -12,7 +12,7 @@ small models valence may come out as PC2 or PC3, which is why every top PC is te
 
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,13 +22,14 @@ from jaxtyping import Float
 from torch import Tensor
 
 from emovec._site import Site
-from emovec.catalogue import AffectNorms, load_norms
 from emovec.ops import ConfidenceInterval, bootstrap_ci, pca, spearman
 from emovec.vectors import EmotionVectors
 
+from ._ratings import RATINGS as RATINGS
+from ._ratings import Ratings as Ratings
+from ._ratings import ratings_for as ratings_for
 from ._readout import ReadoutTable, readout_by_site
 
-RATINGS = ("valence", "arousal")
 VARIANCE_LEVELS = (0.5, 0.8)
 RECOMMENDATION_RULE = (
     "Among sites at or after one third of the model's depth (early layers carry the current"
@@ -37,74 +38,6 @@ RECOMMENDATION_RULE = (
     " as tied, and the tie goes to the site closest to two thirds of the depth (the paper's"
     " default layer). With no site in the back two thirds, every site is eligible."
 )
-
-
-@dataclass(frozen=True)
-class Ratings:
-    """The emotions of a bundle that have human norms, with their valence and arousal."""
-
-    emotions: tuple[str, ...]
-    valence: tuple[float, ...]
-    arousal: tuple[float, ...]
-    missing: tuple[str, ...]
-    source: str
-
-    def column(self, name: str) -> list[float]:
-        """`valence` or `arousal`, in `emotions` order."""
-        return list(getattr(self, name))
-
-
-def ratings_for(emotions: Sequence[str], norms: Any = None, *, minimum: int = 3) -> Ratings:
-    """The valence and arousal ratings of those `emotions` that have norms.
-
-    Args:
-        emotions: Emotion names (e.g. `EmotionVectors.emotions`).
-        norms: An `emovec.catalogue.AffectNorms`, a mapping `{emotion: {"valence": v,
-            "arousal": a}}`, a CSV path (`emovec.catalogue.load_norms`) or None (the shipped
-            Warriner et al. 2013 norms).
-        minimum: Fewest rated emotions accepted.
-
-    Returns:
-        The rated emotions in the given order, their ratings, and the unrated ones.
-
-    Raises:
-        ValueError: Fewer than `minimum` emotions have norms; the message names the norms'
-            source and a few of the bundle's emotions.
-
-    Example:
-        >>> r = ratings_for(["calm", "alarmed", "afraid"], minimum=2)
-        >>> r.emotions, r.valence, r.missing
-        (('calm', 'afraid'), (6.89, 2.25), ('alarmed',))
-    """
-    if isinstance(norms, AffectNorms):
-        table = {w: {"valence": n.valence, "arousal": n.arousal} for w, n in norms.ratings.items()}
-        source = norms.source
-    elif isinstance(norms, Mapping):
-        table, source = norms, "the given norms"
-    else:
-        loaded = load_norms(norms)
-        table = {w: {"valence": n.valence, "arousal": n.arousal} for w, n in loaded.ratings.items()}
-        source = loaded.source
-    used = tuple(e for e in emotions if e in table)
-    missing = tuple(e for e in emotions if e not in table)
-    if len(used) < minimum:
-        sample = ", ".join(list(emotions)[:5]) + (", ..." if len(emotions) > 5 else "")
-        raise ValueError(
-            f"Norms {source} rate only {len(used)} of the {len(emotions)} emotions ({sample});"
-            f" at least {minimum} are needed: pass a norms CSV (emotion,valence,arousal,dominance)"
-            " whose words are the bundle's emotion names."
-        )
-    for e in used:
-        for name in RATINGS:
-            if name not in table[e]:
-                raise ValueError(f"Norms {source} have no {name} rating for {e!r}.")
-    return Ratings(
-        used,
-        tuple(float(table[e]["valence"]) for e in used),
-        tuple(float(table[e]["arousal"]) for e in used),
-        missing,
-        source,
-    )
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -426,79 +359,3 @@ def geometry_report(
     return GeometryReport(
         tuple(sites), vectors.emotions, ratings, n_layers, chosen, n_resamples=n_resamples
     )
-
-
-def plot_geometry(report: GeometryReport, site: "Site | str | int | None" = None) -> Any:
-    """PC1/PC2 scatter of the emotions at `site`, coloured by valence (left) and arousal (right).
-
-    Emotions without norms are grey. Returns the matplotlib figure (Agg).
-    """
-    from matplotlib.figure import Figure
-
-    geo = report.at(report.recommended if site is None else site)
-    names = report.emotions
-    rated = {e: i for i, e in enumerate(report.ratings.emotions)}
-    xy = geo.coords[:, :2].numpy() if geo.coords.shape[1] >= 2 else None
-    fig = Figure(figsize=(11.2, 5.0), layout="constrained")
-    axes = fig.subplots(1, 2)
-    if xy is None:
-        return fig
-    idx = [names.index(e) for e in report.ratings.emotions]
-    grey = [i for i, e in enumerate(names) if e not in rated]
-    for ax, name, cmap in zip(axes, RATINGS, ("RdYlGn", "viridis"), strict=True):
-        ax.scatter(xy[grey, 0], xy[grey, 1], c="0.8", s=12, label="no norms")
-        values = np.array(report.ratings.column(name))
-        points = ax.scatter(xy[idx, 0], xy[idx, 1], c=values, cmap=cmap, s=18)
-        fig.colorbar(points, ax=ax, label=f"human {name}")
-        for i in _label_subset(xy, 30):
-            ax.annotate(names[i], xy[i], fontsize=6, alpha=0.8)
-        val = geo.corr(1, name)
-        ax.set_title(
-            f"{geo.site}: coloured by {name}\nr(PC1, {name}) = {val.pearson:+.2f},"
-            f" r(PC2, {name}) = {geo.corr(2, name).pearson:+.2f}",
-            fontsize=9,
-        )
-        ax.set_xlabel(f"PC1 ({geo.explained[0]:.0%} of variance)")
-        ax.set_ylabel(f"PC2 ({geo.explained[1]:.0%})")
-    return fig
-
-
-def _label_subset(xy: np.ndarray, n: int) -> list[int]:
-    """The `n` points farthest from the centre (labelling all 171 would be unreadable)."""
-    dist = np.linalg.norm(xy - xy.mean(0), axis=1)
-    return [int(i) for i in np.argsort(-dist)[:n]]
-
-
-def plot_layer_sweep(report: GeometryReport) -> Any:
-    """Per layer: |r| of valence and arousal with PC1/PC2 and their best top PC (left), and the
-    number of components for 50% and 80% of the variance (right). Returns the figure."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(11.2, 3.8), layout="constrained")
-    ax, bx = fig.subplots(1, 2)
-    for stream in sorted({s.site.stream for s in report.sites}):
-        rows = [s for s in report.sites if s.site.stream == stream]
-        layers = [s.site.layer for s in rows]
-        tag = "" if len({s.site.stream for s in report.sites}) == 1 else f" {stream}"
-        for name, colour in zip(RATINGS, ("tab:green", "tab:purple"), strict=True):
-            best = [abs(s.alignment(name).pearson) for s in rows]
-            own = [abs(s.corr(1 if name == "valence" else 2, name).pearson) for s in rows]
-            ax.plot(layers, best, "-o", ms=3, color=colour, label=f"{name}: best top PC{tag}")
-            pc = "PC1" if name == "valence" else "PC2"
-            ax.plot(layers, own, "--", color=colour, alpha=0.6, label=f"{name}: {pc}{tag}")
-        for level, style in zip(VARIANCE_LEVELS, ("-o", "-s"), strict=True):
-            counts = [s.n_for_variance[level] for s in rows]
-            bx.plot(layers, counts, style, ms=3, label=f"{level:.0%} of variance{tag}")
-    for a in (ax, bx):
-        a.axvline(report.recommended.layer, color="0.5", ls=":", label="recommended")
-        a.set_xlabel("layer")
-    ax.axhline(0.81, color="tab:green", lw=0.8, alpha=0.4)
-    ax.axhline(0.66, color="tab:purple", lw=0.8, alpha=0.4)
-    ax.set_ylabel("|Pearson r| with human rating")
-    ax.set_ylim(0, 1)
-    ax.set_title("valence/arousal alignment (faint lines: paper 0.81 / 0.66)", fontsize=9)
-    bx.set_ylabel("components needed")
-    bx.set_title("components for 50% / 80% of variance", fontsize=9)
-    ax.legend(fontsize=6)
-    bx.legend(fontsize=7)
-    return fig

@@ -7,6 +7,7 @@ over emotions and scored against every vector. The template control (vectors fro
 that only name the emotion, same code, same neutral denoising) is scored on the same stories.
 """
 
+import contextlib
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,22 +37,11 @@ from emovec.extract import (
 from emovec.ops import cosine_matrix, scores
 from emovec.vectors import EmotionVectors
 
+from ._accuracy import topk_accuracy
 from ._lexical import LexicalIdentification, lexical_identification
 from ._reliability import SplitHalfReliability, TopicHalves
 
 METRICS = ("projection", "cosine")
-
-
-def topk_accuracy(logits: Float[Tensor, "n emotion"], labels: Int[Tensor, " n"], k: int) -> float:
-    """Share of rows whose true label is among the `k` highest scores.
-
-    Example:
-        >>> s = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5]])
-        >>> topk_accuracy(s, torch.tensor([0, 1]), 1), topk_accuracy(s, torch.tensor([0, 1]), 2)
-        (0.5, 1.0)
-    """
-    top = logits.topk(min(k, logits.shape[1]), dim=1).indices
-    return float((top == labels[:, None]).any(1).double().mean())
 
 
 @dataclass(frozen=True)
@@ -183,22 +173,11 @@ def heldout_identification(
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
     stories = list(stories)
     neutral = None if neutral is None else list(neutral)
-    train, held, test_topics = split_topics(stories, test_fraction=test_fraction, seed=seed)
+    train, held, test_topics, order = _split(stories, test_fraction, seed)
     recipe = Recipe(start, neutral_variance, pca_mode, batch_tokens, max_tokens=max_tokens)
-    # The corpus order of emotions, so the whole-corpus bundle matches `extract_vectors`.
-    order = list(dict.fromkeys(str(field_of(r, "emotion")) for r in stories))
-    trained = {str(field_of(r, "emotion")) for r in train}
-    if missing := [e for e in order if e not in trained]:
-        raise ValueError(
-            f"Every story of {missing[:5]} fell into the held-out topics, so no vector can be"
-            " trained for them: use more topics per emotion, a smaller test_fraction or another seed."
-        )
     site_list = parse_sites(sites if isinstance(sites, str) else list(sites), backend.n_layers)
-    halves = (
-        TopicHalves(stories, site_list, int(backend.d_model), order, seed=seed)
-        if split_half
-        else None
-    )
+    d_model = int(backend.d_model)
+    halves = TopicHalves(stories, site_list, d_model, order, seed=seed) if split_half else None
     cuts = Truncation(token_limit(backend, recipe.max_tokens))  # counted over both passes
     story_stats, neutral_stats, corpus = collect_statistics(
         backend,
@@ -214,16 +193,7 @@ def heldout_identification(
     vectors = build_vectors(backend, story_stats, neutral_stats, recipe, corpus)
     control = None
     if templates is not None:
-        t_stats, _, t_corpus = collect_statistics(
-            backend,
-            template_records(vectors.emotions, templates),
-            None,
-            site_list,
-            recipe,
-            emotions=vectors.emotions,
-            progress=progress,
-        )
-        control = build_vectors(backend, t_stats, neutral_stats, recipe, t_corpus)
+        control = _template_control(backend, templates, vectors, neutral_stats, recipe, progress)
     centre = story_stats.emotion_means().mean(0)  # [site, d_model], the train grand mean
     acts, labels = _held_out_means(
         backend,
@@ -237,21 +207,7 @@ def heldout_identification(
         truncation=cuts,
     )
     cuts.warn()
-    rows, predicted = [], []
-    for j, site in enumerate(site_list):
-        x = acts[:, j] - centre[j].to(acts.dtype)
-        story = _readout(x, vectors.at(site), metric)
-        predicted.append(story.argmax(1))
-        tmpl = None if control is None else _readout(x, control.at(site), metric)
-        rows.append(
-            SiteIdentification(
-                site,
-                topk_accuracy(story, labels, 1),
-                topk_accuracy(story, labels, 5),
-                None if tmpl is None else topk_accuracy(tmpl, labels, 1),
-                None if tmpl is None else topk_accuracy(tmpl, labels, 5),
-            )
-        )
+    rows, predicted = _site_rows(acts - centre.to(acts.dtype), labels, vectors, control, metric)
     full = None
     if return_vectors:  # story_stats now hold every story: the training vectors are built
         summary = {
@@ -265,14 +221,75 @@ def heldout_identification(
     words = lexical_identification(train, held, vectors.emotions) if lexical else None
     reliability = None
     if halves is not None:
-        try:
+        with contextlib.suppress(ValueError):  # too few emotions in both halves (not crossed)
             reliability = halves.reliability(backend, neutral_stats, recipe)
-        except ValueError:  # too few emotions in both halves (a corpus not crossed by topic)
-            reliability = None
     return HeldoutIdentification(
         tuple(rows), 1.0 / n, n, len(train), len(held), test_topics, metric, full,
         confusions(labels, predicted[best], vectors.emotions), words, reliability,
     )  # fmt: skip
+
+
+def _split(
+    stories: list[Any], test_fraction: float, seed: int
+) -> tuple[list[Any], list[Any], tuple[str, ...], list[str]]:
+    """Training and held-out stories, the held-out topics, and the emotions in corpus order
+    (the order `extract_vectors` uses, so that the whole-corpus bundle matches it)."""
+    train, held, test_topics = split_topics(stories, test_fraction=test_fraction, seed=seed)
+    order = list(dict.fromkeys(str(field_of(r, "emotion")) for r in stories))
+    trained = {str(field_of(r, "emotion")) for r in train}
+    if missing := [e for e in order if e not in trained]:
+        raise ValueError(
+            f"Every story of {missing[:5]} fell into the held-out topics, so no vector can be"
+            " trained for them: use more topics per emotion, a smaller test_fraction or another seed."
+        )
+    return train, held, test_topics, order
+
+
+def _template_control(
+    backend: Any,
+    templates: Sequence[str],
+    vectors: EmotionVectors,
+    neutral_stats: Any,
+    recipe: Recipe,
+    progress: bool,
+) -> EmotionVectors:
+    """The control vectors: the same recipe on template sentences naming each emotion."""
+    t_stats, _, t_corpus = collect_statistics(
+        backend,
+        template_records(vectors.emotions, templates),
+        None,
+        vectors.sites,
+        recipe,
+        emotions=vectors.emotions,
+        progress=progress,
+    )
+    return build_vectors(backend, t_stats, neutral_stats, recipe, t_corpus)
+
+
+def _site_rows(
+    centred: Float[Tensor, "n site d_model"],
+    labels: Int[Tensor, " n"],
+    vectors: EmotionVectors,
+    control: EmotionVectors | None,
+    metric: str,
+) -> tuple[list[SiteIdentification], list[Int[Tensor, " n"]]]:
+    """Accuracy of the story vectors (and the control) at each site, and each site's guesses."""
+    rows, predicted = [], []
+    for j, site in enumerate(vectors.sites):
+        x = centred[:, j]
+        story = _readout(x, vectors.at(site), metric)
+        predicted.append(story.argmax(1))
+        tmpl = None if control is None else _readout(x, control.at(site), metric)
+        rows.append(
+            SiteIdentification(
+                site,
+                topk_accuracy(story, labels, 1),
+                topk_accuracy(story, labels, 5),
+                None if tmpl is None else topk_accuracy(tmpl, labels, 1),
+                None if tmpl is None else topk_accuracy(tmpl, labels, 5),
+            )
+        )
+    return rows, predicted
 
 
 def confusions(

@@ -17,6 +17,8 @@ import torch
 
 from emovec.extract import field_of
 
+from ._accuracy import topk_accuracy
+
 
 @dataclass(frozen=True)
 class LexicalIdentification:
@@ -39,8 +41,6 @@ def lexical_identification(
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.naive_bayes import ComplementNB
-
-    from ._heldout import topk_accuracy
 
     index = {e: i for i, e in enumerate(emotions)}
     y_train = [index[str(field_of(r, "emotion"))] for r in train]

@@ -14,12 +14,6 @@ from emovec._backend import Backend
 
 from ._options import add_model_options, add_out_option
 
-# The paper's recipe; neutral dialogues are cut at 160 tokens (they average ~300 on the default
-# model, stories stay under 112), which keeps the mean from token 50 over 110 tokens per dialogue
-# and saves a seventh of the main job's forward passes.
-RECIPE = {"start": 50, "neutral_variance": 0.5, "pca_mode": "dialogue", "max_tokens": 160}
-
-
 # --quick reads this much of the corpus: about a third of the shipped one's tokens.
 QUICK_STORIES = 5
 QUICK_NEUTRAL = 64

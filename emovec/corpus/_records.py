@@ -8,20 +8,19 @@ manifest can report rejection rates and a later `emovec corpus filter` can re-ju
 import hashlib
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from os import PathLike
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from emovec._files import atomic_open as atomic_open
+from emovec._files import write_json as write_json
 
 KINDS = ("story", "neutral")
 FORMAT = "emovec-corpus/1"
 REQUIRED = ("id", "kind", "emotion", "topic", "text", "generator", "seed")
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 class RecordError(ValueError):
@@ -193,40 +192,11 @@ def raise_bad_lines(bad: list[BadLine], limit: int = 3, fix: str = "") -> None:
     )
 
 
-@contextmanager
-def atomic_open(path: "str | PathLike[str]", mode: str = "w") -> Iterator[IO[Any]]:
-    """Write `path` through a temporary file that replaces it only when the block succeeds.
-
-    The data is flushed and fsynced before `os.replace`, so a reader sees either the old file or
-    the complete new one; on an exception the temporary file is removed and `path` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
-    try:
-        encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_jsonl(path: "str | PathLike[str]", records: Iterable[Record]) -> None:
     """Write records as JSONL, atomically."""
     with atomic_open(path) as handle:
         for record in records:
             handle.write(record.to_json() + "\n")
-
-
-def write_json(path: "str | PathLike[str]", data: Any) -> None:
-    """Write pretty JSON (keys in insertion order), atomically."""
-    with atomic_open(path) as handle:
-        handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def append_jsonl(path: "str | PathLike[str]", records: Iterable[Record]) -> None:

@@ -22,6 +22,7 @@ from ._dose import random_directions as random_directions
 from ._elo import fit_bradley_terry as fit_bradley_terry
 from ._elo import rating_against as rating_against
 from ._elo import to_elo as to_elo
+from ._experiment import ExperimentResult as ExperimentResult
 from ._metrics import KL as KL
 from ._metrics import LogitDiff as LogitDiff
 from ._metrics import LogProb as LogProb
@@ -54,6 +55,7 @@ from ._suites import load_situations as load_situations
 from ._suites import suite_path as suite_path
 
 __all__ = [
+    "ExperimentResult",
     "DenialCheck",
     "denial_check",
     "GENERATION_PROMPTS",

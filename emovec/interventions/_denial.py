@@ -22,7 +22,7 @@ from emovec._edit import Edit
 from emovec._site import Site
 from emovec.vectors import EmotionVectors
 
-from ._dose import random_directions
+from ._directions import random_directions
 
 QUESTIONS = (
     "How are you feeling right now?",

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from emovec._backend import Backend
 from emovec._site import Site
-from emovec.ops import orthonormalize
+from emovec.ops import orthonormalize, reject
 
 
 def _finite(value: Any, name: str) -> float:
@@ -124,3 +124,29 @@ def _finite_vector(v: Tensor, backend: Backend, name: str) -> Tensor:
     if not bool(torch.isfinite(v).all()):
         raise ValueError(f"The {name} contains NaN or Inf.")
     return v.float()
+
+
+def random_directions(
+    d_model: int,
+    n: int,
+    *,
+    seed: int = 0,
+    orthogonal_to: Float[Tensor, " d_model"] | None = None,
+) -> Float[Tensor, "n d_model"]:
+    """`n` seeded random unit directions (uniform on the sphere), optionally orthogonal to a vector.
+
+    Example:
+        >>> r = random_directions(8, 3, seed=1, orthogonal_to=torch.eye(8)[0])
+        >>> r.norm(dim=-1).round(decimals=5).tolist(), r[:, 0].abs().max().item() < 1e-6
+        ([1.0, 1.0, 1.0], True)
+    """
+    if n < 1 or d_model < 2:
+        raise ValueError(
+            f"Need n >= 1 random directions in d_model >= 2, got n={n}, d_model={d_model}."
+        )
+    gen = torch.Generator().manual_seed(int(seed))
+    rows = torch.randn(n, d_model, generator=gen, dtype=torch.float64)
+    if orthogonal_to is not None:
+        unit = orthogonal_to.double() / orthogonal_to.double().norm()
+        rows = reject(rows, unit[None])
+    return (rows / rows.norm(dim=-1, keepdim=True)).float()

@@ -10,26 +10,23 @@ unsteered model) and on generations (perplexity of the steered text under the un
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from jaxtyping import Float
 from torch import Tensor
 
 from emovec._backend import Backend
 from emovec._site import Site
-from emovec.ops import reject
 
 from ._directions import _finite
-from ._metrics import Metric, kl_per_token
-from ._plots import figure, plain, save_figure, save_json
+from ._directions import random_directions as random_directions
+from ._dose_result import DoseResponse as DoseResponse
+from ._experiment import check_random, outside, prepare, provenance, random_band
+from ._metrics import Metric
 from ._positions import _check_positions, row_masks
 from ._runs import Steering, progress_bar, rows_logits, sweep
-from ._sites import _check_bundle, _sites
-from ._spec import Steer
+from ._side_effects import DosePlan, side_effect_kl, side_effect_perplexity
+from ._side_effects import generation_perplexity as generation_perplexity
 
 NEUTRAL_TEXTS: tuple[str, ...] = (
     "The meeting is scheduled for Tuesday at ten in the second-floor conference room.",
@@ -41,156 +38,6 @@ GENERATION_PROMPTS: tuple[str, ...] = (
     "Describe what you would do on an ordinary Tuesday afternoon.",
     "Explain how a bicycle gear works.",
 )
-
-
-def random_directions(
-    d_model: int,
-    n: int,
-    *,
-    seed: int = 0,
-    orthogonal_to: Float[Tensor, " d_model"] | None = None,
-) -> Float[Tensor, "n d_model"]:
-    """`n` seeded random unit directions (uniform on the sphere), optionally orthogonal to a vector.
-
-    Example:
-        >>> r = random_directions(8, 3, seed=1, orthogonal_to=torch.eye(8)[0])
-        >>> r.norm(dim=-1).round(decimals=5).tolist(), r[:, 0].abs().max().item() < 1e-6
-        ([1.0, 1.0, 1.0], True)
-    """
-    if n < 1 or d_model < 2:
-        raise ValueError(
-            f"Need n >= 1 random directions in d_model >= 2, got n={n}, d_model={d_model}."
-        )
-    gen = torch.Generator().manual_seed(int(seed))
-    rows = torch.randn(n, d_model, generator=gen, dtype=torch.float64)
-    if orthogonal_to is not None:
-        unit = orthogonal_to.double() / orthogonal_to.double().norm()
-        rows = reject(rows, unit[None])
-    return (rows / rows.norm(dim=-1, keepdim=True)).float()
-
-
-@dataclass
-class DoseResponse:
-    """Result of `dose_response`: plain lists, indexed `[site][strength]` (and `[seed]`).
-
-    Attributes:
-        effect: Emotion effect: mean metric over prompts, steered minus unsteered.
-        random: The random directions' effects `[site][strength][seed]`.
-        band: `(low, high)` percentiles of `random` at each site and strength.
-        outside: Whether `effect` lies outside `band`.
-        leaves_band: Per site, the smallest-magnitude positive and negative strength at which
-            the effect is outside the band (None where it never is).
-        shuffled: The shuffled-label control's effects (None without one).
-        kl_neutral: Mean per-token KL(unsteered || steered) on neutral text, emotion vector.
-        kl_neutral_random: The same for the first few random directions (median).
-        perplexity: Perplexity of steered generations under the unsteered model (emotion).
-    """
-
-    emotion: str
-    metric: str
-    sites: list[str]
-    strengths: list[float]
-    baseline: float
-    effect: list[list[float]]
-    random: list[list[list[float]]]
-    band: list[list[tuple[float, float]]]
-    outside: list[list[bool]]
-    leaves_band: dict[str, dict[str, float | None]]
-    shuffled: list[list[float]] | None = None
-    shuffled_label: str | None = None
-    kl_neutral: list[list[float]] | None = None
-    kl_neutral_random: list[list[float]] | None = None
-    perplexity: list[list[float]] | None = None
-    perplexity_baseline: float | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return plain(asdict(self))
-
-    def summary(self) -> str:
-        """A short table: per site and strength, effect, band and whether it is outside."""
-        lines = [
-            f"dose-response of {self.emotion!r} on {self.metric} (baseline {self.baseline:.4g})"
-        ]
-        lines.append(f"{'site':16s}{'strength':>10s}{'effect':>12s}{'random band':>26s}  outside")
-        for i, site in enumerate(self.sites):
-            for j, s in enumerate(self.strengths):
-                lo, hi = self.band[i][j]
-                lines.append(
-                    f"{site:16s}{s:>10.3g}{self.effect[i][j]:>12.4g}   [{lo:>10.4g}, {hi:>10.4g}]  "
-                    f"{'yes' if self.outside[i][j] else 'no'}"
-                )
-        for site, where in self.leaves_band.items():
-            lines.append(
-                f"{site}: leaves the random band at +{where['positive']} / {where['negative']}"
-            )
-        return "\n".join(lines)
-
-    def save(self, folder: "str | Path") -> list[Path]:
-        """`dose_response.json` and the plot (`.png`, `.svg`) in `folder`."""
-        folder = Path(folder)
-        paths = [save_json(self.to_dict(), folder / "dose_response.json")]
-        return paths + self.plot(folder / "dose_response")
-
-    def plot(self, stem: "str | Path") -> list[Path]:
-        n = len(self.sites)
-        extra = self.kl_neutral is not None
-        fig, axes = figure(n * (2 if extra else 1), rows=2 if extra else 1)
-        x = np.array(self.strengths)
-        for i, site in enumerate(self.sites):
-            ax = axes[i]
-            rand = np.array(self.random[i])  # [strength, seed]
-            for seed in range(rand.shape[1]):
-                ax.plot(x, rand[:, seed], color="0.75", lw=0.6, zorder=1)
-            lo, hi = np.array(self.band[i]).T
-            ax.fill_between(x, lo, hi, color="0.6", alpha=0.35, label="random band", zorder=2)
-            ax.plot(x, self.effect[i], "o-", color="C3", label=self.emotion, zorder=4)
-            if self.shuffled is not None:
-                ax.plot(
-                    x,
-                    self.shuffled[i],
-                    "s--",
-                    color="C0",
-                    label=f"shuffled ({self.shuffled_label})",
-                    zorder=3,
-                )
-            ax.axhline(0, color="k", lw=0.5)
-            ax.set_title(f"{site}")
-            ax.set_xlabel(
-                "strength (fraction of residual norm)"
-                if self.settings.get("relative", True)
-                else "strength"
-            )
-            ax.set_ylabel(f"change in {self.metric}")
-            ax.legend(fontsize=7)
-            if self.kl_neutral is not None:
-                side = axes[n + i]
-                side.plot(
-                    x, self.kl_neutral[i], "o-", color="C3", label=f"KL neutral ({self.emotion})"
-                )
-                if self.kl_neutral_random is not None:
-                    side.plot(
-                        x,
-                        self.kl_neutral_random[i],
-                        "o--",
-                        color="0.5",
-                        label="KL neutral (random)",
-                    )
-                side.set_ylabel("KL (nats/token)")
-                side.set_xlabel("strength")
-                if self.perplexity is not None:
-                    twin = side.twinx()
-                    twin.plot(
-                        x, self.perplexity[i], "^:", color="C2", label="perplexity of generations"
-                    )
-                    twin.set_ylabel("perplexity", color="C2")
-                side.legend(fontsize=7, loc="upper left")
-        return save_figure(fig, stem)
-
-
-def _band(values: np.ndarray, band: tuple[float, float]) -> tuple[float, float]:
-    lo, hi = np.percentile(values, list(band))
-    return float(lo), float(hi)
 
 
 def leaves_band(strengths: Sequence[float], outside: Sequence[bool]) -> dict[str, float | None]:
@@ -265,11 +112,61 @@ def dose_response(
             unknown emotion or site, a site outside the model), before any model call.
     """
     # -- validation: everything before the first forward ----------------------------------
+    strengths, positions = _checked(vectors, strengths, n_random, band, prompts, positions)
+    site_list = prepare(backend, vectors, sites=sites, allow_mismatch=allow_mismatch)
+    metric.check(backend.tokenizer)
+    d_model = int(backend.d_model)
+    plan = _plan(vectors, emotion, site_list, strengths, relative, d_model, n_random,
+                 orthogonalize, seed)  # fmt: skip
+    shuffled_units = _shuffled_units(shuffled, emotion, plan.units, vectors, d_model, seed)
+    rows = [backend.encode(p, chat=chat) for p in prompts]
+    masks = row_masks(rows, positions)
+    # -- the sweep ------------------------------------------------------------------------
+    conditions, keys = _conditions(plan, shuffled_units)
+    bar = progress_bar(len(rows) * (len(conditions) + 1), f"dose {emotion}", progress)
+    reference = rows_logits(backend, rows, batch_tokens=batch_tokens, progress=bar)
+    base_values = metric(reference, reference)
+    values = sweep(
+        backend, rows, conditions, metric, reference, masks=masks, batch_tokens=batch_tokens,
+        progress=bar,
+    )  # fmt: skip
+    bar.close()
+    n_s, n_j = len(site_list), len(strengths)
+    effect, shuffled_effect, random = _effects(keys, values, base_values, n_s, n_j, n_random)
+    bands = [[random_band(random[i][j], band) for j in range(n_j)] for i in range(n_s)]
+    out = [[outside(effect[i][j], bands[i][j]) for j in range(n_j)] for i in range(n_s)]
+    settings = {
+        **provenance(backend, vectors), "n_prompts": len(prompts), "n_random": n_random,
+        "orthogonalize": orthogonalize, "band_percentiles": list(band),
+        "positions": positions if isinstance(positions, str) else list(positions),
+        "relative": relative, "residual_norms": {str(s): plan.norms[s] for s in site_list},
+        "chat": chat, "seed": seed,
+    }  # fmt: skip
+    leaves = {str(site): leaves_band(strengths, out[i]) for i, site in enumerate(site_list)}
+    result = DoseResponse(
+        emotion, metric.name, [str(s) for s in site_list], strengths, float(base_values.mean()),
+        effect, random, bands, out, leaves, shuffled_effect, shuffled, settings=settings,
+    )  # fmt: skip
+    if neutral:
+        side_effect_kl(backend, result, plan, neutral, side_effect_randoms, progress)
+    if generation_prompts:
+        side_effect_perplexity(backend, result, plan, generation_prompts, max_new_tokens, progress)
+    return result
+
+
+def _checked(
+    vectors: Any,
+    strengths: Sequence[float],
+    n_random: int,
+    band: tuple[float, float],
+    prompts: Sequence[str],
+    positions: Any,
+) -> tuple[list[float], Any]:
+    """The settings checked before any model call: finite strengths and the positions."""
     strengths = [_finite(s, "strength") for s in strengths]
     if not strengths:
         raise ValueError("Give at least one strength.")
-    if n_random < 2:
-        raise ValueError(f"n_random must be >= 2 to form a band (default 20), got {n_random}.")
+    check_random(n_random)
     if not (0 <= band[0] < band[1] <= 100):
         raise ValueError(f"band must be two percentiles 0 <= low < high <= 100, got {band}.")
     if not prompts:
@@ -277,71 +174,93 @@ def dose_response(
     positions = _check_positions(positions)
     if positions == "generated":
         raise ValueError("positions='generated' has no effect on a prompt's next token: use 'all'.")
-    _check_bundle(vectors, backend, allow_mismatch)
     if vectors is None:
         raise ValueError("dose_response needs an EmotionVectors bundle.")
-    site_list = _sites(sites, vectors, backend)
-    metric.check(backend.tokenizer)
+    return strengths, positions
+
+
+def _plan(
+    vectors: Any,
+    emotion: str,
+    site_list: list[Site],
+    strengths: list[float],
+    relative: bool,
+    d_model: int,
+    n_random: int,
+    orthogonalize: bool,
+    seed: int,
+) -> DosePlan:
+    """The emotion's unit vector, the norm strengths scale and the random band, per site."""
     units = {site: vectors.vector(emotion, site).float() for site in site_list}
     norms = {site: vectors.residual_norm(site) if relative else 1.0 for site in site_list}
-    shuffled_units: dict[Site, Tensor] = {}
-    if shuffled is not None:
-        for site in site_list:
-            if shuffled == "permute":
-                perm = torch.randperm(
-                    int(backend.d_model), generator=torch.Generator().manual_seed(seed)
-                )
-                shuffled_units[site] = units[site][perm]
-            else:
-                if shuffled == emotion:
-                    raise ValueError(
-                        "The shuffled control must be another emotion than the one steered."
-                    )
-                shuffled_units[site] = vectors.vector(shuffled, site).float()
-    rows = [backend.encode(p, chat=chat) for p in prompts]
-    masks = row_masks(rows, positions)
     randoms = {
         site: random_directions(
-            int(backend.d_model),
-            n_random,
-            seed=seed,
-            orthogonal_to=units[site] if orthogonalize else None,
+            d_model, n_random, seed=seed, orthogonal_to=u if orthogonalize else None
         )
-        for site in site_list
+        for site, u in units.items()
     }
+    return DosePlan(site_list, strengths, units, norms, randoms)
 
-    # -- the sweep ------------------------------------------------------------------------
+
+def _shuffled_units(
+    shuffled: str | None,
+    emotion: str,
+    units: dict[Site, Tensor],
+    vectors: Any,
+    d_model: int,
+    seed: int,
+) -> dict[Site, Tensor]:
+    """The shuffled-label control per site: permuted coordinates, or another emotion's vector."""
+    out: dict[Site, Tensor] = {}
+    if shuffled is None:
+        return out
+    for site, unit in units.items():
+        if shuffled == "permute":
+            perm = torch.randperm(d_model, generator=torch.Generator().manual_seed(seed))
+            out[site] = unit[perm]
+        else:
+            if shuffled == emotion:
+                raise ValueError(
+                    "The shuffled control must be another emotion than the one steered."
+                )
+            out[site] = vectors.vector(shuffled, site).float()
+    return out
+
+
+def _conditions(
+    plan: DosePlan, shuffled_units: dict[Site, Tensor]
+) -> tuple[list[Steering], list[tuple[int, int, str, int]]]:
+    """Every steering of the sweep, keyed (site index, strength index, kind, random seed)."""
+    site_list, strengths, units = plan.sites, plan.strengths, plan.units
+    randoms, norms = plan.randoms, plan.norms
     conditions: list[Steering] = []
-    keys: list[tuple[int, int, str, int]] = []  # site index, strength index, kind, seed
+    keys: list[tuple[int, int, str, int]] = []
     for i, site in enumerate(site_list):
         for j, s in enumerate(strengths):
             amount = s * norms[site]
             conditions.append(((site, units[site], amount),))
             keys.append((i, j, "emotion", 0))
-            if shuffled is not None:
+            if site in shuffled_units:
                 conditions.append(((site, shuffled_units[site], amount),))
                 keys.append((i, j, "shuffled", 0))
-            for r in range(n_random):
+            for r in range(randoms[site].shape[0]):
                 conditions.append(((site, randoms[site][r], amount),))
                 keys.append((i, j, "random", r))
-    bar = progress_bar(len(rows) * (len(conditions) + 1), f"dose {emotion}", progress)
-    reference = rows_logits(backend, rows, batch_tokens=batch_tokens, progress=bar)
-    base_values = metric(reference, reference)
-    values = sweep(
-        backend,
-        rows,
-        conditions,
-        metric,
-        reference,
-        masks=masks,
-        batch_tokens=batch_tokens,
-        progress=bar,
-    )
-    bar.close()
-    baseline = float(base_values.mean())
-    n_s, n_j = len(site_list), len(strengths)
+    return conditions, keys
+
+
+def _effects(
+    keys: Sequence[tuple[int, int, str, int]],
+    values: Tensor,
+    base_values: Tensor,
+    n_s: int,
+    n_j: int,
+    n_random: int,
+) -> tuple[list[list[float]], list[list[float]] | None, list[list[list[float]]]]:
+    """Mean change of the metric per condition, sorted into emotion, shuffled and random."""
     effect = [[0.0] * n_j for _ in range(n_s)]
-    shuffled_effect = [[0.0] * n_j for _ in range(n_s)] if shuffled is not None else None
+    has_shuffled = any(kind == "shuffled" for _, _, kind, _ in keys)
+    shuffled_effect = [[0.0] * n_j for _ in range(n_s)] if has_shuffled else None
     random = [[[0.0] * n_random for _ in range(n_j)] for _ in range(n_s)]
     for (i, j, kind, r), row_values in zip(keys, values, strict=True):
         delta = float((row_values - base_values).mean())
@@ -351,141 +270,4 @@ def dose_response(
             shuffled_effect[i][j] = delta
         else:
             random[i][j][r] = delta
-    bands = [[_band(np.array(random[i][j]), band) for j in range(n_j)] for i in range(n_s)]
-    outside = [
-        [not (bands[i][j][0] <= effect[i][j] <= bands[i][j][1]) for j in range(n_j)]
-        for i in range(n_s)
-    ]
-
-    result = DoseResponse(
-        emotion=emotion,
-        metric=metric.name,
-        sites=[str(s) for s in site_list],
-        strengths=strengths,
-        baseline=baseline,
-        effect=effect,
-        random=random,
-        band=bands,
-        outside=outside,
-        leaves_band={
-            str(site): leaves_band(strengths, outside[i]) for i, site in enumerate(site_list)
-        },
-        shuffled=shuffled_effect,
-        shuffled_label=shuffled,
-        settings={
-            "model_id": backend.model_id,
-            "adapter": backend.name,
-            "n_prompts": len(prompts),
-            "n_random": n_random,
-            "orthogonalize": orthogonalize,
-            "band_percentiles": list(band),
-            "positions": positions if isinstance(positions, str) else list(positions),
-            "relative": relative,
-            "residual_norms": {str(s): norms[s] for s in site_list},
-            "chat": chat,
-            "seed": seed,
-            "vectors": (vectors.metadata or {}).get("path"),
-        },
-    )
-    if neutral:
-        _side_effect_kl(
-            backend,
-            result,
-            site_list,
-            units,
-            randoms,
-            norms,
-            strengths,
-            neutral,
-            side_effect_randoms,
-            progress,
-        )
-    if generation_prompts:
-        _side_effect_perplexity(
-            backend,
-            result,
-            site_list,
-            units,
-            norms,
-            strengths,
-            generation_prompts,
-            max_new_tokens,
-            progress,
-        )
-    return result
-
-
-def _side_effect_kl(
-    backend, result, site_list, units, randoms, norms, strengths, neutral, n_rand, progress
-) -> None:
-    batch = backend.tokenize(list(neutral))
-    mask = batch.mask.clone()
-    mask[:, 0] = False  # position 0 (an attention sink on small models) is left out
-    reference = backend.run(batch)
-    n_rand = min(n_rand, randoms[site_list[0]].shape[0])
-    bar = progress_bar(
-        len(site_list) * len(strengths) * (1 + n_rand), "side effects (KL)", progress
-    )
-    kl, kl_rand = [], []
-    for site in site_list:
-        row, row_rand = [], []
-        for s in strengths:
-            amount = s * norms[site]
-            edits = Steer(units[site], amount, site, relative=False).edits(None, backend)
-            row.append(float(kl_per_token(backend.run(batch, edits), reference, mask)))
-            bar.update()
-            values = []
-            for r in range(n_rand):
-                edits = Steer(randoms[site][r], amount, site, relative=False).edits(None, backend)
-                values.append(float(kl_per_token(backend.run(batch, edits), reference, mask)))
-                bar.update()
-            row_rand.append(float(np.median(values)) if values else float("nan"))
-        kl.append(row)
-        kl_rand.append(row_rand)
-    bar.close()
-    result.kl_neutral = kl
-    result.kl_neutral_random = kl_rand if n_rand else None
-
-
-def generation_perplexity(
-    backend: Backend, prompt_ids: Sequence[Sequence[int]], token_ids: Sequence[Sequence[int]]
-) -> float:
-    """Perplexity of generated tokens (after their prompts) under `backend` without edits."""
-    total, count = 0.0, 0
-    for prompt, gen in zip(prompt_ids, token_ids, strict=True):
-        if not gen:
-            continue
-        row = torch.tensor([list(prompt) + list(gen)])
-        logits = backend.run(_one(row))[0]
-        log_p = logits[len(prompt) - 1 : -1].float().log_softmax(-1)
-        total -= float(log_p[torch.arange(len(gen)), torch.tensor(list(gen))].sum())
-        count += len(gen)
-    return float(np.exp(total / count)) if count else float("nan")
-
-
-def _one(row: Tensor):
-    from emovec._batch import TokenBatch
-
-    return TokenBatch(row, torch.ones_like(row))
-
-
-def _side_effect_perplexity(
-    backend, result, site_list, units, norms, strengths, prompts, max_new_tokens, progress
-) -> None:
-    bar = progress_bar(len(site_list) * len(strengths) + 1, "side effects (generation)", progress)
-    plain = backend.generate(list(prompts), max_new_tokens=max_new_tokens, chat=True)
-    result.perplexity_baseline = generation_perplexity(backend, plain.prompt_ids, plain.token_ids)
-    bar.update()
-    table = []
-    for site in site_list:
-        row = []
-        for s in strengths:
-            edits = Steer(units[site], s * norms[site], site, relative=False).edits(None, backend)
-            gen = backend.generate(
-                list(prompts), max_new_tokens=max_new_tokens, edits=edits, chat=True
-            )
-            row.append(generation_perplexity(backend, gen.prompt_ids, gen.token_ids))
-            bar.update()
-        table.append(row)
-    bar.close()
-    result.perplexity = table
+    return effect, shuffled_effect, random

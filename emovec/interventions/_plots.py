@@ -1,12 +1,11 @@
 """Figures for the intervention results (matplotlib, Agg), saved as PNG and SVG atomically."""
 
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from emovec.vectors import write_atomic
+from emovec._files import write_atomic, write_json
 
 
 def figure(
@@ -45,7 +44,7 @@ def save_figure(fig: Any, stem: "str | Path") -> list[Path]:
 
 def save_json(data: Any, path: "str | Path") -> Path:
     """Write `data` as indented JSON (NaN refused: results must be plain numbers)."""
-    return write_atomic(path, (json.dumps(data, indent=2, allow_nan=False) + "\n").encode())
+    return write_json(path, data, allow_nan=False)
 
 
 def plain(data: Any) -> Any:

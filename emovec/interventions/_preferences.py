@@ -15,7 +15,6 @@
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,17 @@ from emovec._backend import Backend
 from emovec._site import Site
 from emovec.ops import bootstrap_ci
 
-from ._directions import _finite
-from ._dose import random_directions
+from ._directions import _finite, random_directions
 from ._elo import fit_bradley_terry, pearson, rating_against, to_elo
-from ._plots import figure, plain, save_figure, save_json
+from ._experiment import (
+    check_random,
+    outside,
+    prepare,
+    provenance,
+    random_band,
+)
+from ._preferences_result import PreferenceResult as PreferenceResult
 from ._runs import Steering, chunks, last_real, pad_masks, pad_rows, progress_bar, sweep
-from ._sites import _check_bundle, _sites, default_site
 from ._suites import (
     PREFERENCE_TEMPLATE,
     Activity,
@@ -42,116 +46,6 @@ from ._suites import (
     letters,
     load_activities,
 )
-
-
-@dataclass
-class PreferenceResult:
-    """What `preference_suite` found (plain data; `.save(folder)` writes JSON and plots)."""
-
-    activities: list[dict[str, Any]]
-    category_elo: dict[str, float]
-    probe_site: str
-    probe_r: dict[str, float]
-    steer_site: str
-    strength: float
-    targets: list[str]
-    steering: dict[str, dict[str, Any]]
-    random_shifts: list[float]
-    band: tuple[float, float]
-    letter_mass: float
-    p_first: float
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return plain(asdict(self))
-
-    def summary(self) -> str:
-        lines = [
-            f"preference suite: {len(self.activities)} activities, mean P(A or B) = {self.letter_mass:.3f},"
-            f" mean P(A | A,B) = {self.p_first:.3f}",
-            "Elo by category: "
-            + ", ".join(
-                f"{k} {v:.0f}" for k, v in sorted(self.category_elo.items(), key=lambda kv: -kv[1])
-            ),
-            f"probe (at {self.probe_site}) vs Elo: "
-            + ", ".join(
-                f"{e} r={self.probe_r[e]:.2f}"
-                for e in self.steering
-                if self.probe_r.get(e) is not None
-            ),
-            f"steering at {self.steer_site}, strength {self.strength} on the target's tokens, {len(self.targets)} targets:",
-        ]
-        lo, hi = self.band
-        for emotion, row in self.steering.items():
-            ci = row["ci"]
-            lines.append(
-                f"  {emotion:12s} Elo shift {row['shift']:+8.1f}  95% CI [{ci[0]:+.1f}, {ci[1]:+.1f}]"
-                f"  random band [{lo:+.1f}, {hi:+.1f}]  {'OUTSIDE' if row['outside'] else 'inside'} the band"
-            )
-        return "\n".join(lines)
-
-    def save(self, folder: "str | Path") -> list[Path]:
-        folder = Path(folder)
-        return [
-            save_json(self.to_dict(), folder / "preferences.json"),
-            *self.plot(folder / "preferences"),
-        ]
-
-    def plot(self, stem: "str | Path") -> list[Path]:
-        fig, axes = figure(3, width=4.8, height=4.0)
-        acts = sorted(self.activities, key=lambda a: a["elo"])
-        cats = sorted({a["category"] for a in acts})
-        colour = {c: f"C{i % 10}" for i, c in enumerate(cats)}
-        ax = axes[0]
-        ax.barh(
-            range(len(acts)),
-            [a["elo"] - 1500 for a in acts],
-            left=1500,
-            color=[colour[a["category"]] for a in acts],
-        )
-        ax.set_yticks(range(len(acts)), [a["id"] for a in acts], fontsize=5)
-        ax.set_xlabel("Elo")
-        for c in cats:
-            ax.plot([], [], "s", color=colour[c], label=c)
-        ax.legend(fontsize=6)
-        ax = axes[1]
-        emotions = list(self.steering)[:2]
-        for k, emotion in enumerate(emotions):
-            xs = [a["probe"].get(emotion) for a in self.activities]
-            ys = [a["elo"] for a in self.activities]
-            ax.scatter(
-                xs,
-                ys,
-                s=12,
-                color=f"C{k}",
-                label=f"{emotion} (r={self.probe_r.get(emotion) or float('nan'):.2f})",
-            )
-        ax.set_xlabel(f"probe reading on activity tokens ({self.probe_site})")
-        ax.set_ylabel("Elo")
-        ax.legend(fontsize=7)
-        ax = axes[2]
-        ax.axhspan(*self.band, color="0.6", alpha=0.35, label="random band")
-        ax.scatter(
-            np.zeros(len(self.random_shifts)) - 0.5,
-            self.random_shifts,
-            s=8,
-            color="0.4",
-            label="random directions",
-        )
-        for k, (emotion, row) in enumerate(self.steering.items()):
-            ax.errorbar(
-                [k + 0.5],
-                [row["shift"]],
-                yerr=[[row["shift"] - row["ci"][0]], [row["ci"][1] - row["shift"]]],
-                fmt="o",
-                color=f"C{k}",
-                label=emotion,
-            )
-        ax.axhline(0, color="k", lw=0.5)
-        ax.set_xticks([])
-        ax.set_ylabel("Elo shift of the steered activity")
-        ax.legend(fontsize=7)
-        return save_figure(fig, stem)
 
 
 def _stratified(activities: Sequence[Activity], n: int, rng: np.random.Generator) -> list[int]:
@@ -207,24 +101,13 @@ def preference_suite(
         allow_mismatch: Use vectors from another model of the same width.
     """
     strength = _finite(strength, "strength")
-    if n_random < 2:
-        raise ValueError(f"n_random must be >= 2 to form a band (default 20), got {n_random}.")
-    _check_bundle(vectors, backend, allow_mismatch)
-    if activities is None or isinstance(activities, (str, Path)):
-        acts = load_activities(activities)
-    else:
-        acts = list(activities)
-    if len(acts) < 3:
-        raise ValueError(f"The preference suite needs at least 3 activities, got {len(acts)}.")
-    for e in emotions:
-        vectors.index(e)
+    check_random(n_random)
+    (s_site,) = prepare(backend, vectors, emotions=emotions, sites=steer_site,
+                        allow_mismatch=allow_mismatch, default_at_depth=True)  # fmt: skip
+    (p_site,) = prepare(backend, vectors, sites=probe_site, allow_mismatch=allow_mismatch,
+                        default_at_depth=True)  # fmt: skip
+    acts = _activities(activities)
     n_layers = int(backend.n_layers)
-    (s_site,) = _sites(
-        steer_site if steer_site is not None else default_site(vectors, n_layers), vectors, backend
-    )
-    (p_site,) = _sites(
-        probe_site if probe_site is not None else default_site(vectors, n_layers), vectors, backend
-    )
     norm = vectors.residual_norm(s_site)
     vectors.site_index(p_site)
     a_id, b_id = letters(backend, chat=chat)
@@ -232,12 +115,79 @@ def preference_suite(
 
     # -- 1 and 2: every ordered pair, logits and activity readings in one forward --------------
     n = len(acts)
-    pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
-    prompts = []
-    for i, j in pairs:
-        content, where = fill(PREFERENCE_TEMPLATE, a=acts[i].activity, b=acts[j].activity)
-        prompts.append(choice_prompt(backend, content, [where["a"], where["b"]], chat=chat))
+    pairs, prompts = _pair_prompts(backend, acts, chat)
     final = Site(n_layers - 1)
+    p_first, mass, mean_reads = _all_pairs(
+        backend, prompts, pairs, n, (final, p_site), (a_id, b_id), batch_tokens, progress
+    )
+    elo = _elo(pairs, p_first, n)
+    readings = mean_reads.float() @ vectors.at(p_site).float().T  # [activity, emotion]
+    probe_r = {
+        e: pearson(readings[:, k].numpy(), elo.numpy()) for k, e in enumerate(vectors.emotions)
+    }
+    # -- 3: steering on a target's tokens, against random directions --------------------------
+    targets = _stratified(acts, n_targets, rng)
+    games, g_rows, g_masks = _games(targets, n, n_opponents, rng, prompts, pairs)
+    randoms = random_directions(int(backend.d_model), n_random, seed=seed)
+    amount = strength * norm
+    conditions: list[Steering] = [()]
+    conditions += [((s_site, vectors.vector(e, s_site).float(), amount),) for e in emotions]
+    conditions += [((s_site, randoms[r], amount),) for r in range(n_random)]
+    bar = progress_bar(len(g_rows) * len(conditions), "preferences: steering", progress)
+    swept = sweep(
+        backend, g_rows, conditions, ab_choice(a_id, b_id), torch.zeros(len(g_rows), 1),
+        masks=g_masks, batch_tokens=batch_tokens, progress=bar,
+    )  # fmt: skip
+    bar.close()
+    values, g_mass = swept[..., 0], swept[..., 1]
+    shifts = _shifts(values, games, targets, elo, len(conditions))
+    random_shifts = shifts[1 + len(emotions) :].mean(1).tolist()
+    lo, hi = random_band(random_shifts)
+    steering = _steering(emotions, shifts, g_mass, (lo, hi), len(targets), n_resamples, seed)
+    table, category_elo = _activity_table(acts, elo, readings, emotions, vectors)
+    return PreferenceResult(
+        table, category_elo, str(p_site), probe_r, str(s_site), strength,
+        [acts[t].id for t in targets], steering, random_shifts, (lo, hi), float(mass.mean()),
+        float(p_first.mean()),
+        settings={
+            **provenance(backend, vectors),
+            "template": PREFERENCE_TEMPLATE,
+            "chat": chat,
+            "n_pairs": len(pairs),
+            "n_games_steered": len(games),
+            "n_random": n_random,
+            "n_opponents": n_opponents,
+            "absolute_strength": amount,
+            "residual_norm": norm,
+            "seed": seed,
+        },
+    )  # fmt: skip
+
+
+def _activities(activities: "Sequence[Activity] | str | Path | None") -> list[Activity]:
+    if activities is None or isinstance(activities, (str, Path)):
+        acts = load_activities(activities)
+    else:
+        acts = list(activities)
+    if len(acts) < 3:
+        raise ValueError(f"The preference suite needs at least 3 activities, got {len(acts)}.")
+    return acts
+
+
+def _all_pairs(
+    backend: Any,
+    prompts: Sequence[Any],
+    pairs: Sequence[tuple[int, int]],
+    n: int,
+    sites: tuple[Site, Site],
+    ids: tuple[int, int],
+    batch_tokens: int,
+    progress: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One forward per ordered pair: P(first | A, B), P(A or B), and each activity's mean
+    activation over its tokens at the probe site (float64)."""
+    final, p_site = sites
+    a_id, b_id = ids
     p_first = torch.zeros(len(pairs))
     mass = torch.zeros(len(pairs))
     reading_sum = torch.zeros(n, int(backend.d_model), dtype=torch.float64)
@@ -273,20 +223,19 @@ def preference_suite(
             reading_count[j] += 1
         bar.update(len(group))
     bar.close()
-    wins = torch.zeros(n, n, dtype=torch.float64)
-    for (i, j), p in zip(pairs, p_first.tolist(), strict=True):
-        wins[i, j] += p
-        wins[j, i] += 1 - p
-    elo = to_elo(fit_bradley_terry(wins))
-    readings = (reading_sum / reading_count[:, None]).float() @ vectors.at(
-        p_site
-    ).float().T  # [activity, emotion]
-    probe_r = {
-        e: pearson(readings[:, k].numpy(), elo.numpy()) for k, e in enumerate(vectors.emotions)
-    }
+    return p_first, mass, reading_sum / reading_count[:, None]
 
-    # -- 3: steering on a target's tokens, against random directions --------------------------
-    targets = _stratified(acts, n_targets, rng)
+
+def _games(
+    targets: Sequence[int],
+    n: int,
+    n_opponents: int,
+    rng: np.random.Generator,
+    prompts: Sequence[Any],
+    pairs: Sequence[tuple[int, int]],
+) -> tuple[list[tuple[int, int, bool]], list[list[int]], list[list[bool]]]:
+    """Each target against drawn opponents, in both orders: (target, opponent, target is A),
+    with the prompts' token rows and the target's token mask in each."""
     games: list[tuple[int, int, bool]] = []  # (target, opponent, target is A)
     for t in targets:
         others = [u for u in range(n) if u != t]
@@ -298,40 +247,44 @@ def preference_suite(
         prompt = prompts[index[(t, u) if t_first else (u, t)]]
         g_rows.append(prompt.ids)
         g_masks.append(prompt.masks[0] if t_first else prompt.masks[1])
-    randoms = random_directions(int(backend.d_model), n_random, seed=seed)
-    amount = strength * norm
-    conditions: list[Steering] = [()]
-    conditions += [((s_site, vectors.vector(e, s_site).float(), amount),) for e in emotions]
-    conditions += [((s_site, randoms[r], amount),) for r in range(n_random)]
-    dummy = torch.zeros(len(g_rows), 1)
-    bar = progress_bar(len(g_rows) * len(conditions), "preferences: steering", progress)
-    swept = sweep(
-        backend,
-        g_rows,
-        conditions,
-        ab_choice(a_id, b_id),
-        dummy,
-        masks=g_masks,
-        batch_tokens=batch_tokens,
-        progress=bar,
-    )
-    bar.close()
-    values, g_mass = swept[..., 0], swept[..., 1]
+    return games, g_rows, g_masks
+
+
+def _shifts(
+    values: Tensor,
+    games: Sequence[tuple[int, int, bool]],
+    targets: Sequence[int],
+    elo: Tensor,
+    n_conditions: int,
+) -> Tensor:
+    """Elo shift of each target under each steering condition `[condition, target]`."""
     first = torch.tensor([g[2] for g in games])
     p_target = torch.where(first[None], values, 1 - values)  # [condition, game]
-    shifts = torch.zeros(len(conditions), len(targets))
+    shifts = torch.zeros(n_conditions, len(targets))
     for k, t in enumerate(targets):
         cols = [g for g, game in enumerate(games) if game[0] == t]
         opp = elo[[games[g][1] for g in cols]]
         base = rating_against(opp, p_target[0, cols])
-        for c in range(1, len(conditions)):
+        for c in range(1, n_conditions):
             shifts[c, k] = rating_against(opp, p_target[c, cols]) - base
-    random_shifts = shifts[1 + len(emotions) :].mean(1).tolist()
-    lo, hi = (float(v) for v in np.percentile(random_shifts, [2.5, 97.5]))
+    return shifts
+
+
+def _steering(
+    emotions: Sequence[str],
+    shifts: Tensor,
+    g_mass: Tensor,
+    band: tuple[float, float],
+    n_targets: int,
+    n_resamples: int,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """Each emotion's mean Elo shift, its interval over targets, and whether it leaves the band."""
+    lo, hi = band
     steering = {}
     for k, e in enumerate(emotions):
         per_target = shifts[1 + k]
-        if len(targets) >= 2:
+        if n_targets >= 2:
             ci = bootstrap_ci(
                 lambda s: s.mean(), per_target.double(), n_resamples=n_resamples, seed=seed
             )
@@ -342,10 +295,43 @@ def preference_suite(
         steering[e] = {
             "shift": shift,
             "ci": interval,
-            "outside": not (lo <= shift <= hi),
+            "outside": outside(shift, (lo, hi)),
             "per_target": per_target.tolist(),
             "letter_mass": float(g_mass[1 + k].mean()),
         }
+    return steering
+
+
+def _pair_prompts(
+    backend: Any, acts: Sequence[Activity], chat: bool
+) -> tuple[list[tuple[int, int]], list[Any]]:
+    """Every ordered pair of activities and its choice prompt."""
+    n = len(acts)
+    pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
+    prompts = []
+    for i, j in pairs:
+        content, where = fill(PREFERENCE_TEMPLATE, a=acts[i].activity, b=acts[j].activity)
+        prompts.append(choice_prompt(backend, content, [where["a"], where["b"]], chat=chat))
+    return pairs, prompts
+
+
+def _elo(pairs: Sequence[tuple[int, int]], p_first: Tensor, n: int) -> Tensor:
+    """Elo ratings from every pair's P(first), counted as fractional wins (Bradley-Terry)."""
+    wins = torch.zeros(n, n, dtype=torch.float64)
+    for (i, j), p in zip(pairs, p_first.tolist(), strict=True):
+        wins[i, j] += p
+        wins[j, i] += 1 - p
+    return to_elo(fit_bradley_terry(wins))
+
+
+def _activity_table(
+    acts: Sequence[Activity],
+    elo: Tensor,
+    readings: Tensor,
+    emotions: Sequence[str],
+    vectors: Any,
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """One row per activity (Elo, probe readings) and the mean Elo of each category."""
     table = [
         {
             "id": a.id,
@@ -359,31 +345,4 @@ def preference_suite(
     cat_elo: dict[str, list[float]] = {}
     for row in table:
         cat_elo.setdefault(row["category"], []).append(row["elo"])
-    return PreferenceResult(
-        activities=table,
-        category_elo={c: float(np.mean(v)) for c, v in cat_elo.items()},
-        probe_site=str(p_site),
-        probe_r=probe_r,
-        steer_site=str(s_site),
-        strength=strength,
-        targets=[acts[t].id for t in targets],
-        steering=steering,
-        random_shifts=random_shifts,
-        band=(lo, hi),
-        letter_mass=float(mass.mean()),
-        p_first=float(p_first.mean()),
-        settings={
-            "model_id": backend.model_id,
-            "adapter": backend.name,
-            "template": PREFERENCE_TEMPLATE,
-            "chat": chat,
-            "n_pairs": len(pairs),
-            "n_games_steered": len(games),
-            "n_random": n_random,
-            "n_opponents": n_opponents,
-            "absolute_strength": amount,
-            "residual_norm": norm,
-            "seed": seed,
-            "vectors": (vectors.metadata or {}).get("path"),
-        },
-    )
+    return table, {c: float(np.mean(v)) for c, v in cat_elo.items()}

@@ -10,27 +10,39 @@ emotion effects get bootstrap 95% CIs over situations.
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from emovec._backend import Backend
 from emovec.ops import bootstrap_ci
 
-from ._directions import _finite
-from ._dose import random_directions
-from ._plots import figure, plain, save_figure, save_json
-from ._runs import Steering, progress_bar, sweep
-from ._sites import _check_bundle, _sites, default_site
+from ._directions import _finite, random_directions
+from ._experiment import (
+    ExperimentResult,
+    check_random,
+    outside,
+    prepare,
+    provenance,
+    random_band,
+    random_effects_by_size,
+    signed_conditions,
+)
+from ._plots import figure, save_figure
+from ._runs import progress_bar, sweep
 from ._suites import PRESSURE_TEMPLATE, Situation, ab_choice, letters, load_situations, render
 
 
 @dataclass
-class PressureResult:
+class PressureResult(ExperimentResult):
     """What `pressure_suite` found; effects are changes in P(shortcut), means over situations."""
+
+    stem = "pressure"
 
     site: str
     strengths: list[float]
@@ -41,9 +53,6 @@ class PressureResult:
     p_first: float
     per_situation: dict[str, Any]
     settings: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return plain(asdict(self))
 
     def summary(self) -> str:
         b = self.baseline
@@ -59,13 +68,6 @@ class PressureResult:
                 f"   [{c['band'][0]:+.4f}, {c['band'][1]:+.4f}]  {'OUTSIDE' if c['outside'] else 'inside'}"
             )
         return "\n".join(lines)
-
-    def save(self, folder: "str | Path") -> list[Path]:
-        folder = Path(folder)
-        return [
-            save_json(self.to_dict(), folder / "pressure.json"),
-            *self.plot(folder / "pressure"),
-        ]
 
     def plot(self, stem: "str | Path") -> list[Path]:
         sizes = sorted({abs(s) for s in self.strengths})
@@ -136,82 +138,111 @@ def pressure_suite(
     sizes = sorted({abs(_finite(s, "strength")) for s in strengths})
     if not sizes or 0.0 in sizes:
         raise ValueError("Give non-zero strengths (each is applied with both signs).")
-    if n_random < 2:
-        raise ValueError(f"n_random must be >= 2 to form a band (default 20), got {n_random}.")
+    check_random(n_random)
     if orders not in ("both", "random"):
         raise ValueError(f"orders must be 'both' or 'random', got {orders!r}.")
-    _check_bundle(vectors, backend, allow_mismatch)
+    (s_site,) = prepare(
+        backend,
+        vectors,
+        emotions=emotions,
+        sites=site,
+        allow_mismatch=allow_mismatch,
+        default_at_depth=True,
+    )
+    items = _situations(situations)
+    norm = vectors.residual_norm(s_site)
+    a_id, b_id = letters(backend, chat=chat)
+    rows, shortcut_first, owner = _prompts(backend, items, orders, chat, seed)
+    randoms = random_directions(int(backend.d_model), n_random, seed=seed)
+    conditions, labels = signed_conditions(vectors, s_site, emotions, sizes, norm, randoms)
+    bar = progress_bar(len(rows) * len(conditions), "pressure suite", progress)
+    swept = sweep(
+        backend,
+        rows,
+        conditions,
+        ab_choice(a_id, b_id),
+        torch.zeros(len(rows), 1),
+        batch_tokens=batch_tokens,
+        progress=bar,
+    )
+    bar.close()
+    values, mass = swept[..., 0], swept[..., 1]
+    per_sit = _per_situation(values, shortcut_first, owner, len(items))
+    diffs = per_sit - per_sit[0:1]
+    base_ci = bootstrap_ci(lambda s: s.mean(), per_sit[0], n_resamples=n_resamples, seed=seed)
+    random_effects = random_effects_by_size(labels, [float(d.mean()) for d in diffs], sizes)
+    results = _effects(labels, per_sit, mass, random_effects, n_resamples, seed)
+    return PressureResult(
+        site=str(s_site),
+        strengths=[v for size in sizes for v in (size, -size)],
+        baseline={"p": base_ci.estimate, "low": base_ci.low, "high": base_ci.high},
+        conditions=results,
+        random=random_effects,
+        letter_mass=float(mass[0].mean()),
+        p_first=float(values[0].mean()),
+        per_situation={
+            "ids": [it.id for it in items],
+            "unsteered": per_sit[0].tolist(),
+            **{f"{n} {s:+g}": per_sit[c].tolist() for c, (n, s) in _steered(labels)},
+        },
+        settings={
+            **provenance(backend, vectors),
+            "template": PRESSURE_TEMPLATE,
+            "orders": orders,
+            "chat": chat,
+            "n_situations": len(items),
+            "n_prompts": len(rows),
+            "n_random": n_random,
+            "residual_norm": norm,
+            "seed": seed,
+            "positions": "all",
+        },
+    )
+
+
+def _situations(situations: "Sequence[Situation] | str | Path | None") -> list[Situation]:
     if situations is None or isinstance(situations, (str, Path)):
         items = load_situations(situations)
     else:
         items = list(situations)
     if len(items) < 2:
         raise ValueError(f"The pressure suite needs at least 2 situations, got {len(items)}.")
-    for e in emotions:
-        vectors.index(e)
-    (s_site,) = _sites(
-        site if site is not None else default_site(vectors, int(backend.n_layers)), vectors, backend
-    )
-    norm = vectors.residual_norm(s_site)
-    a_id, b_id = letters(backend, chat=chat)
-    rng = np.random.default_rng(seed)
+    return items
 
+
+def _prompts(
+    backend: Any, items: Sequence[Situation], orders: str, chat: bool, seed: int
+) -> tuple[list[list[int]], list[bool], list[int]]:
+    """Token rows of every prompt, whether the shortcut is option A, and its situation."""
+    rng = np.random.default_rng(seed)
     rows, shortcut_first, owner = [], [], []
     for k, item in enumerate(items):
         firsts = [True, False] if orders == "both" else [bool(rng.integers(2))]
         for first in firsts:
             a, b = (item.shortcut, item.honest) if first else (item.honest, item.shortcut)
             content = PRESSURE_TEMPLATE.format(situation=item.situation, a=a, b=b)
-            rows.append(
-                backend.tokenizer(render(backend, content, chat=chat), add_special_tokens=False)[
-                    "input_ids"
-                ]
-            )
+            text = render(backend, content, chat=chat)
+            rows.append(backend.tokenizer(text, add_special_tokens=False)["input_ids"])
             shortcut_first.append(first)
             owner.append(k)
-    randoms = random_directions(int(backend.d_model), n_random, seed=seed)
-    conditions: list[Steering] = [()]
-    labels: list[tuple[str, float]] = [("none", 0.0)]
-    for size in sizes:
-        for e in emotions:
-            unit = vectors.vector(e, s_site).float()
-            for sign in (1.0, -1.0):
-                conditions.append(((s_site, unit, sign * size * norm),))
-                labels.append((e, sign * size))
-        for r in range(n_random):
-            conditions.append(((s_site, randoms[r], size * norm),))
-            labels.append((f"random-{r}", size))
-    bar = progress_bar(len(rows) * len(conditions), "pressure suite", progress)
-    dummy = torch.zeros(len(rows), 1)
-    swept = sweep(
-        backend,
-        rows,
-        conditions,
-        ab_choice(a_id, b_id),
-        dummy,
-        batch_tokens=batch_tokens,
-        progress=bar,
-    )
-    bar.close()
-    values, mass = swept[..., 0], swept[..., 1]
-    first = torch.tensor(shortcut_first)
-    p_short = torch.where(first[None], values, 1 - values)  # [condition, prompt]
-    owner_t = torch.tensor(owner)
-    # per situation: mean over its prompts (orders)
-    per_sit = torch.stack(
-        [p_short[:, owner_t == k].mean(1) for k in range(len(items))], dim=1
-    ).double()  # [condition, situation]
+    return rows, shortcut_first, owner
+
+
+def _effects(
+    labels: Sequence[tuple[str, float]],
+    per_sit: Float[Tensor, "condition situation"],
+    mass: Float[Tensor, "condition prompt"],
+    random_effects: dict[str, list[float]],
+    n_resamples: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """Each emotion condition's change in P(shortcut), its interval, and the random band."""
     diffs = per_sit - per_sit[0:1]
-    base_ci = bootstrap_ci(lambda s: s.mean(), per_sit[0], n_resamples=n_resamples, seed=seed)
-    random_effects: dict[str, list[float]] = {}
-    for size in sizes:
-        idx = [c for c, (name, s) in enumerate(labels) if name.startswith("random-") and s == size]
-        random_effects[f"{size:g}"] = [float(diffs[c].mean()) for c in idx]
     results = []
     for c, (name, s) in enumerate(labels):
         if name == "none" or name.startswith("random-"):
             continue
-        band = [float(v) for v in np.percentile(random_effects[f"{abs(s):g}"], [2.5, 97.5])]
+        band = list(random_band(random_effects[f"{abs(s):g}"]))
         ci = bootstrap_ci(lambda d: d.mean(), diffs[c], n_resamples=n_resamples, seed=seed)
         effect = float(diffs[c].mean())
         results.append(
@@ -223,40 +254,28 @@ def pressure_suite(
                 "low": ci.low,
                 "high": ci.high,
                 "band": band,
-                "outside": not (band[0] <= effect <= band[1]),
+                "outside": outside(effect, band),
                 "letter_mass": float(mass[c].mean()),
             }
         )
-    p_first_mean = float(values[0].mean())
-    return PressureResult(
-        site=str(s_site),
-        strengths=[v for size in sizes for v in (size, -size)],
-        baseline={"p": base_ci.estimate, "low": base_ci.low, "high": base_ci.high},
-        conditions=results,
-        random=random_effects,
-        letter_mass=float(mass[0].mean()),
-        p_first=p_first_mean,
-        per_situation={
-            "ids": [it.id for it in items],
-            "unsteered": per_sit[0].tolist(),
-            **{
-                f"{name} {s:+g}": per_sit[c].tolist()
-                for c, (name, s) in enumerate(labels)
-                if c and not name.startswith("random-")
-            },
-        },
-        settings={
-            "model_id": backend.model_id,
-            "adapter": backend.name,
-            "template": PRESSURE_TEMPLATE,
-            "orders": orders,
-            "chat": chat,
-            "n_situations": len(items),
-            "n_prompts": len(rows),
-            "n_random": n_random,
-            "residual_norm": norm,
-            "seed": seed,
-            "positions": "all",
-            "vectors": (vectors.metadata or {}).get("path"),
-        },
-    )
+    return results
+
+
+def _steered(labels: Sequence[tuple[str, float]]) -> list[tuple[int, tuple[str, float]]]:
+    """The emotion conditions: neither the unsteered one (first) nor a random direction."""
+    return [(c, lab) for c, lab in enumerate(labels) if c and not lab[0].startswith("random-")]
+
+
+def _per_situation(
+    values: Float[Tensor, "condition prompt"],
+    shortcut_first: Sequence[bool],
+    owner: Sequence[int],
+    n_situations: int,
+) -> Float[Tensor, "condition situation"]:
+    """P(shortcut) per situation: the mean over its prompts (its orders), in float64."""
+    first = torch.tensor(shortcut_first)
+    p_short = torch.where(first[None], values, 1 - values)  # [condition, prompt]
+    owner_t = torch.tensor(owner)
+    return torch.stack(
+        [p_short[:, owner_t == k].mean(1) for k in range(n_situations)], dim=1
+    ).double()

@@ -10,7 +10,7 @@ with the push.
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,14 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from emovec._backend import Backend
+from emovec._site import Site
 
 from ._directions import _finite
-from ._plots import figure, plain, save_figure, save_json
+from ._experiment import ExperimentResult, prepare, provenance
+from ._plots import figure, save_figure
 from ._positions import _check_positions, row_masks
 from ._runs import Steering, _mixed_edits, chunks, pad_masks, pad_rows, progress_bar
-from ._sites import _check_bundle, _sites, default_site
+from ._sites import _sites
 
 
 def token_mean(
@@ -44,7 +46,7 @@ def token_mean(
 
 
 @dataclass
-class Specificity:
+class Specificity(ExperimentResult):
     """`matrix[read_site][steered][probe]`: change in probe readings when steering each emotion."""
 
     steered: list[str]
@@ -56,8 +58,7 @@ class Specificity:
     matrix: list[list[list[float]]]
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return plain(asdict(self))
+    stem = "specificity"
 
     def diagonal_hits(self) -> list[float]:
         """Per read site, the fraction of steered emotions whose own probe moved most."""
@@ -76,13 +77,6 @@ class Specificity:
         for site, hit in zip(self.read_sites, self.diagonal_hits(), strict=True):
             lines.append(f"  read at {site:16s} own probe moved most for {hit:.0%} of emotions")
         return "\n".join(lines)
-
-    def save(self, folder: "str | Path") -> list[Path]:
-        folder = Path(folder)
-        return [
-            save_json(self.to_dict(), folder / "specificity.json"),
-            *self.plot(folder / "specificity"),
-        ]
 
     def plot(self, stem: "str | Path") -> list[Path]:
         n = len(self.read_sites)
@@ -141,28 +135,21 @@ def specificity(
     """
     strength = _finite(strength, "strength")
     positions = _check_positions(positions)
-    _check_bundle(vectors, backend, allow_mismatch)
     if vectors is None:
         raise ValueError("specificity needs an EmotionVectors bundle.")
     if not prompts:
         raise ValueError("Give at least one prompt.")
     steered = list(emotions) if emotions is not None else list(vectors.emotions)
     probe_names = list(probes) if probes is not None else steered
-    for name in (*steered, *probe_names):
-        vectors.index(name)
-    (site,) = _sites(
-        steer_site if steer_site is not None else default_site(vectors, int(backend.n_layers)),
-        vectors,
+    (site,) = prepare(
         backend,
+        vectors,
+        emotions=(*steered, *probe_names),
+        sites=steer_site,
+        allow_mismatch=allow_mismatch,
+        default_at_depth=True,
     )
-    if read_sites is None:
-        reads = [
-            s for s in vectors.sites if s.layer >= site.layer and s.layer < int(backend.n_layers)
-        ] or [site]
-    else:
-        reads = _sites(read_sites, vectors, backend)
-    for s in reads:
-        vectors.site_index(s)
+    reads = _read_sites(read_sites, site, vectors, backend)
     rows = [backend.encode(p, chat=chat) for p in prompts]
     masks = row_masks(rows, positions)
     amount = strength * vectors.residual_norm(site)
@@ -173,36 +160,11 @@ def specificity(
     base_batch = pad_rows(rows, backend.pad_token_id)
     raw = backend.capture(base_batch, reads)
     base_mean = {s: token_mean(raw[s].float(), base_batch.mask) for s in reads}
-    spread = {}
-    for s in reads:
-        use = base_batch.mask.clone()
-        use[:, 0] = False
-        readings = raw[s].float()[use] @ probe_mats[s].T  # [tokens, probe]
-        spread[s] = (
-            readings.std(0).clamp(min=1e-8)
-            if readings.shape[0] > 1
-            else torch.ones(len(probe_names))
-        )
+    spread = {s: _spread(raw[s], base_batch.mask, probe_mats[s]) for s in reads}
     del raw
     bar.update(len(rows))
     conditions: list[Steering] = [((site, units[e], amount),) for e in steered]
-    jobs = [(c, r) for c in range(len(conditions)) for r in range(len(rows))]
-    job_rows = [rows[r] for _, r in jobs]
-    deltas = {s: torch.zeros(len(steered), len(rows), int(backend.d_model)) for s in reads}
-    for group in chunks(job_rows, batch_tokens):
-        batch = pad_rows([job_rows[j] for j in group], backend.pad_token_id)
-        where = (
-            pad_masks([masks[jobs[j][1]] for j in group], batch)
-            if masks is not None
-            else torch.ones(batch.input_ids.shape, dtype=torch.bool)
-        )
-        edits = _mixed_edits([conditions[jobs[j][0]] for j in group], where, int(backend.d_model))
-        captured = backend.capture(batch, reads, token_mean, edits=edits)
-        for s in reads:
-            for k, j in enumerate(group):
-                c, r = jobs[j]
-                deltas[s][c, r] = captured[s][k].float().cpu() - base_mean[s][r].cpu()
-        bar.update(len(group))
+    deltas = _deltas(backend, rows, masks, conditions, reads, base_mean, batch_tokens, bar)
     bar.close()
     matrix = []
     for s in reads:
@@ -219,8 +181,7 @@ def specificity(
         zscored=zscore,
         matrix=matrix,
         settings={
-            "model_id": backend.model_id,
-            "adapter": backend.name,
+            **{k: v for k, v in provenance(backend, vectors).items() if k != "vectors"},
             "n_prompts": len(prompts),
             "absolute_strength": amount,
             "positions": positions if isinstance(positions, str) else list(positions),
@@ -228,3 +189,59 @@ def specificity(
             "probe_spread": {str(s): spread[s].tolist() for s in reads} if zscore else None,
         },
     )
+
+
+def _read_sites(read_sites: Any, site: Site, vectors: Any, backend: Any) -> list[Site]:
+    """Where the probes are read: as given, or every bundle site from the steered one on."""
+    n_layers = int(backend.n_layers)
+    if read_sites is None:
+        reads = [s for s in vectors.sites if site.layer <= s.layer < n_layers] or [site]
+    else:
+        reads = _sites(read_sites, vectors, backend)
+    for s in reads:
+        vectors.site_index(s)
+    return reads
+
+
+def _spread(
+    acts: Float[Tensor, "batch pos d_model"],
+    mask: Bool[Tensor, "batch pos"],
+    probes: Float[Tensor, "probe d_model"],
+) -> Float[Tensor, " probe"]:
+    """Each probe's standard deviation over the unsteered tokens (position 0, a sink, left out)."""
+    use = mask.clone()
+    use[:, 0] = False
+    readings = acts.float()[use] @ probes.T  # [tokens, probe]
+    return readings.std(0).clamp(min=1e-8) if readings.shape[0] > 1 else torch.ones(len(probes))
+
+
+def _deltas(
+    backend: Any,
+    rows: list[list[int]],
+    masks: Any,
+    conditions: list[Steering],
+    reads: list[Site],
+    base_mean: dict[Site, Tensor],
+    batch_tokens: int,
+    bar: Any,
+) -> dict[Site, Float[Tensor, "steered prompt d_model"]]:
+    """Per read site, each steering's change of each prompt's token-mean activation."""
+    d_model = int(backend.d_model)
+    jobs = [(c, r) for c in range(len(conditions)) for r in range(len(rows))]
+    job_rows = [rows[r] for _, r in jobs]
+    deltas = {s: torch.zeros(len(conditions), len(rows), d_model) for s in reads}
+    for group in chunks(job_rows, batch_tokens):
+        batch = pad_rows([job_rows[j] for j in group], backend.pad_token_id)
+        where = (
+            pad_masks([masks[jobs[j][1]] for j in group], batch)
+            if masks is not None
+            else torch.ones(batch.input_ids.shape, dtype=torch.bool)
+        )
+        edits = _mixed_edits([conditions[jobs[j][0]] for j in group], where, d_model)
+        captured = backend.capture(batch, reads, token_mean, edits=edits)
+        for s in reads:
+            for k, j in enumerate(group):
+                c, r = jobs[j]
+                deltas[s][c, r] = captured[s][k].float().cpu() - base_mean[s][r].cpu()
+        bar.update(len(group))
+    return deltas

@@ -18,8 +18,8 @@ from ._actions import Intervene as Intervene
 from ._actions import Record as Record
 from ._actions import Stop as Stop
 from ._actions import as_action as as_action
+from ._calibrate import calibrate as calibrate
 from ._calibration import Calibration as Calibration
-from ._calibration import calibrate as calibrate
 from ._calibration import calibration_from_readings as calibration_from_readings
 from ._calibration import calibration_path as calibration_path
 from ._calibration import vectors_fingerprint as vectors_fingerprint
@@ -32,12 +32,10 @@ from ._conditions import Sustained as Sustained
 from ._conditions import Then as Then
 from ._conditions import Threshold as Threshold
 from ._conditions import condition_from_dict as condition_from_dict
-from ._evaluate import EvalPrompt as EvalPrompt
 from ._evaluate import Evaluation as Evaluation
 from ._evaluate import SiteResult as SiteResult
 from ._evaluate import auroc as auroc
 from ._evaluate import evaluate as evaluate
-from ._evaluate import load_eval_prompts as load_eval_prompts
 from ._events import SCHEMA as SCHEMA
 from ._events import EventWriter as EventWriter
 from ._events import iter_events as iter_events
@@ -47,8 +45,10 @@ from ._events import write_events as write_events
 from ._layout import Frame as Frame
 from ._layout import Layout as Layout
 from ._monitor import Monitor as Monitor
-from ._monitor import Probes as Probes
-from ._monitor import default_site as default_site
+from ._probes import Probes as Probes
+from ._probes import default_site as default_site
+from ._prompts import EvalPrompt as EvalPrompt
+from ._prompts import load_eval_prompts as load_eval_prompts
 from ._render import LiveView as LiveView
 from ._render import Transcript as Transcript
 from ._render import heatmap_html as heatmap_html

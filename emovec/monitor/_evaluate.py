@@ -18,12 +18,10 @@ several emotions is well above a per-token z of 2 even on ordinary requests, so 
 threshold says little about a per-reply alarm.
 """
 
-import json
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,74 +30,16 @@ import torch
 
 from emovec import ops
 from emovec._backend import Backend
+from emovec._files import write_atomic, write_json
 from emovec._site import Site
-from emovec.vectors import EmotionVectors, write_atomic
+from emovec.vectors import EmotionVectors
 
 from ._calibration import Calibration
 from ._monitor import Monitor
-
-LABELS = ("neutral", "pressure")
-
-
-@dataclass(frozen=True)
-class EvalPrompt:
-    """One evaluation prompt."""
-
-    id: str
-    label: str
-    text: str
-    split: str = "eval"
-    theme: str = ""
-
-
-def default_prompts_path() -> Path:
-    """The shipped evaluation set."""
-    return Path(str(resources.files("emovec") / "data" / "monitor" / "eval_prompts.jsonl"))
-
-
-def load_eval_prompts(
-    path: "str | os.PathLike[str] | None" = None, *, split: str | None = "eval"
-) -> list[EvalPrompt]:
-    """Prompts from a JSONL file (default: the shipped set), keeping `split` (None: all).
-
-    Example:
-        >>> ps = load_eval_prompts()
-        >>> sorted({p.label for p in ps}), len(ps) >= 60
-        (['neutral', 'pressure'], True)
-    """
-    path = Path(path) if path is not None else default_prompts_path()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise ValueError(f"Cannot read prompts {path}: {err.strerror or err}.") from None
-    out: list[EvalPrompt] = []
-    seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            prompt = EvalPrompt(
-                str(rec["id"]),
-                rec["label"],
-                rec["text"],
-                rec.get("split", "eval"),
-                rec.get("theme", ""),
-            )
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise ValueError(
-                f"{path}, line {number}: need a JSON object with id, label, text ({err})."
-            ) from None
-        if prompt.label not in LABELS or not isinstance(prompt.text, str) or not prompt.text:
-            raise ValueError(
-                f"{path}, line {number}: label must be one of {LABELS}, text non-empty."
-            )
-        if prompt.id in seen:
-            raise ValueError(f"{path}, line {number}: duplicate id {prompt.id!r}.")
-        seen.add(prompt.id)
-        if split is None or prompt.split == split:
-            out.append(prompt)
-    return out
+from ._prompts import LABELS as LABELS
+from ._prompts import EvalPrompt as EvalPrompt
+from ._prompts import default_prompts_path as default_prompts_path
+from ._prompts import load_eval_prompts as load_eval_prompts
 
 
 def auroc(scores: "Sequence[float] | np.ndarray", labels: "Sequence[bool] | np.ndarray") -> float:
@@ -190,7 +130,7 @@ class Evaluation:
 
     def save(self, path: "str | os.PathLike[str]") -> Path:
         """Write the result as JSON atomically."""
-        return write_atomic(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
+        return write_json(path, self.to_dict())
 
     def table(self) -> str:
         lines = [
@@ -337,13 +277,8 @@ def evaluate(
         raise ValueError("last_prompt_tokens must be >= 0; max_new_tokens, batch_size >= 1.")
     if not 0 < false_alarm < 1:
         raise ValueError(f"false_alarm must lie in (0, 1), got {false_alarm}.")
-    if threshold is None and null_prompts is None:
-        null_prompts = [p.text for p in load_eval_prompts(split="calibration")]
-    if threshold is None and (not null_prompts or set(null_prompts) & {p.text for p in prompts}):
-        raise ValueError(
-            "A held-out threshold needs neutral prompts disjoint from the evaluated ones; pass"
-            " null_prompts=... or a fixed threshold."
-        )
+    if threshold is None:
+        null_prompts = _held_out_neutral(null_prompts, prompts)
     monitor = Monitor(vectors, emotions=list(emotions), sites=site_list, calibration=calibration)
 
     def score(texts: list[str], label: str) -> dict[str, list[float]]:
@@ -387,6 +322,21 @@ def evaluate(
             "null_scores": null,
         },
     )
+
+
+def _held_out_neutral(
+    null_prompts: Sequence[str] | None, prompts: Sequence[EvalPrompt]
+) -> list[str]:
+    """The neutral prompts a threshold is set on (default: the calibration split), checked to
+    share none with the evaluated ones."""
+    if null_prompts is None:
+        null_prompts = [p.text for p in load_eval_prompts(split="calibration")]
+    if not null_prompts or set(null_prompts) & {p.text for p in prompts}:
+        raise ValueError(
+            "A held-out threshold needs neutral prompts disjoint from the evaluated ones; pass"
+            " null_prompts=... or a fixed threshold."
+        )
+    return list(null_prompts)
 
 
 def _scores(

@@ -4,14 +4,35 @@
 never changes the row's state and never satisfies a condition.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ._layout import Frame
 
-if TYPE_CHECKING:  # the specs import the evaluators; here their names serve type checkers only
-    from ._conditions import Rising, Threshold
+
+@runtime_checkable
+class ThresholdSpec(Protocol):
+    """What a threshold evaluator reads of its condition (`Threshold` in `_conditions`)."""
+
+    @property
+    def scale(self) -> str: ...
+    @property
+    def above(self) -> float | None: ...
+    @property
+    def below(self) -> float | None: ...
+
+
+@runtime_checkable
+class RisingSpec(Protocol):
+    """What a rising-slope evaluator reads of its condition (`Rising` in `_conditions`)."""
+
+    @property
+    def scale(self) -> str: ...
+    @property
+    def window(self) -> int: ...
+    @property
+    def slope(self) -> float: ...
 
 
 class Evaluator:
@@ -31,7 +52,7 @@ def _values(frame: Frame, scale: str, s: int, e: int) -> np.ndarray:
 
 
 class _ThresholdEval(Evaluator):
-    def __init__(self, spec: "Threshold", s: int, e: int):
+    def __init__(self, spec: ThresholdSpec, s: int, e: int):
         self.spec, self.s, self.e = spec, s, e
 
     def reset(self, rows: int) -> None:
@@ -44,7 +65,7 @@ class _ThresholdEval(Evaluator):
 
 
 class _RisingEval(Evaluator):
-    def __init__(self, spec: "Rising", s: int, e: int):
+    def __init__(self, spec: RisingSpec, s: int, e: int):
         self.spec, self.s, self.e = spec, s, e
         x = np.arange(spec.window, dtype=np.float64)
         centred = x - x.mean()

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from emovec.vectors import write_atomic
+from emovec._files import write_atomic
 
 SCHEMA = "emovec.monitor.events/1"
 

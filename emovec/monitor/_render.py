@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from emovec.vectors import write_atomic
+from emovec._files import write_atomic
 
 
 @dataclass

@@ -6,9 +6,11 @@ evaluation), and the per-layer AUROC table shows what other choices would have g
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._context import identity
 from ._stages import Stage
 
 Context = dict[str, Any]
@@ -25,7 +27,6 @@ DEMO_TOKENS = 48
 
 
 def monitor_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
-    from ._main_job import identity
 
     quick = bool(getattr(ctx["args"], "quick", False))
     settings = {
@@ -35,7 +36,7 @@ def monitor_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         "eval_tokens": 16 if quick else 32,
         "eval_every": 3 if quick else 1,  # --quick reads every third evaluation prompt
     }
-    from emovec.monitor._evaluate import default_prompts_path
+    from emovec.monitor._prompts import default_prompts_path
 
     from ._stages import file_digest
 
@@ -43,22 +44,7 @@ def monitor_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
     inputs = {**identity(ctx), "bundle": done["vectors"]["digest"], **settings, **prompts}
 
     def run(out: Path) -> dict[str, Any]:
-        from emovec.monitor import (
-            AnyOf,
-            EventWriter,
-            Intervene,
-            Monitor,
-            Rule,
-            Sustained,
-            Threshold,
-            Transcript,
-            calibrate,
-            default_site,
-            evaluate,
-            load_eval_prompts,
-            read_events,
-            save_heatmap,
-        )
+        from emovec.monitor import calibrate, default_site, evaluate, load_eval_prompts
         from emovec.vectors import EmotionVectors
 
         backend = ctx["backend"]
@@ -78,34 +64,8 @@ def monitor_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         result.plot(folder / "evaluation")
         (folder / "evaluation.txt").write_text(result.table() + "\n")
         at_default = next(r for r in result.sites if r.site == str(site))
-
-        rule = Rule(
-            "distress",
-            Sustained(AnyOf(tuple(Threshold(e, above=at_default.threshold) for e in watch)), 2),
-            Intervene("steer", "calm", 0.05),
-        )
-        events = folder / "events.jsonl"
-        writer = EventWriter(events)
-        monitor = Monitor(
-            vectors,
-            emotions=read,
-            sites=[site],
-            calibration=cal,
-            rules=[rule],
-            on_event=writer,
-            tokenizer=backend.tokenizer,
-        )
-        try:
-            gen = backend.generate(
-                [ESCALATING_PROMPT], max_new_tokens=DEMO_TOKENS, observers=[monitor], chat=True
-            )
-            monitor.finish(gen)
-        finally:
-            writer.close()
-        transcript = Transcript.from_events(read_events(events))
-        save_heatmap(folder / "heatmap.html", transcript, emotions=read, title="emovec monitor")
-        alerts = [{"rule": a.rule, "step": a.step} for a in monitor.alerts]
-        (folder / "demo.txt").write_text(gen.texts[0] + "\n")
+        demo = _Demo(backend, vectors, cal, read, watch, site)
+        alerts = demo.run(folder, at_default.threshold)
         best = result.best()
         return {
             "evaluation_file": "monitor/evaluation.json",
@@ -130,3 +90,60 @@ def monitor_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         }
 
     return Stage("monitor", inputs, run)
+
+
+@dataclass(frozen=True)
+class _Demo:
+    """The monitor demo: an escalating prompt read with a rule that steers toward calm."""
+
+    backend: Any
+    vectors: Any
+    calibration: Any
+    read: list[str]
+    watch: list[str]
+    site: Any
+
+    def run(self, folder: Path, threshold: float) -> list[dict[str, Any]]:
+        """Generate, write the events, heat map and reply under `folder`; return the alerts."""
+        from emovec.monitor import (
+            AnyOf,
+            EventWriter,
+            Intervene,
+            Monitor,
+            Rule,
+            Sustained,
+            Threshold,
+            Transcript,
+            read_events,
+            save_heatmap,
+        )
+
+        rule = Rule(
+            "distress",
+            Sustained(AnyOf(tuple(Threshold(e, above=threshold) for e in self.watch)), 2),
+            Intervene("steer", "calm", 0.05),
+        )
+        events = folder / "events.jsonl"
+        writer = EventWriter(events)
+        monitor = Monitor(
+            self.vectors,
+            emotions=self.read,
+            sites=[self.site],
+            calibration=self.calibration,
+            rules=[rule],
+            on_event=writer,
+            tokenizer=self.backend.tokenizer,
+        )
+        try:
+            gen = self.backend.generate(
+                [ESCALATING_PROMPT], max_new_tokens=DEMO_TOKENS, observers=[monitor], chat=True
+            )
+            monitor.finish(gen)
+        finally:
+            writer.close()
+        transcript = Transcript.from_events(read_events(events))
+        save_heatmap(
+            folder / "heatmap.html", transcript, emotions=self.read, title="emovec monitor"
+        )
+        (folder / "demo.txt").write_text(gen.texts[0] + "\n")
+        return [{"rule": a.rule, "step": a.step} for a in monitor.alerts]

@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._context import identity
 from ._stages import Stage
 
 Context = dict[str, Any]
 
 
 def report_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
-    from ._main_job import identity
 
     quick = bool(getattr(ctx["args"], "quick", False))
     n_resamples = 200 if quick else 1000
@@ -29,7 +29,7 @@ def report_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
     }
 
     def run(out: Path) -> dict[str, Any]:
-        from emovec.report import build_report, summary_markdown
+        from emovec.report import GeometryNumbers, build_report, summary_markdown
 
         heldout = json.loads((out / done["vectors"]["heldout_file"]).read_text())
         result = build_report(
@@ -46,11 +46,11 @@ def report_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
             if "tylenol" in name and "rho" in name and value is not None:
                 headline[name] = f"{value:+.3f} (floor {floor}; {verdict})"
         # The readouts the report's geometry computed (leave-one-emotion-out ridge, per site).
+        geo = GeometryNumbers.from_dict(result.numbers["geometry"])
         for rating, floor in (("valence", " (floor 0.75)"), ("arousal", "")):
-            scored = [
-                (s["readout"][rating], s["site"]) for s in result.numbers["geometry"]["sites"]
-            ]
-            r, site = max(scored)
+            best = geo.best_readout(rating)
+            assert best is not None, "the geometry section computes every site's readout"
+            r, site = best
             headline[f"{rating} readout r (leave-one-emotion-out ridge)"] = (
                 f"{r:+.3f} at {site}{floor}"
             )

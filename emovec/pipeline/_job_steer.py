@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._context import identity
 from ._stages import Stage
 
 Context = dict[str, Any]
@@ -20,7 +21,6 @@ N_RANDOM = 20
 
 
 def steer_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
-    from ._main_job import identity
 
     quick = bool(getattr(ctx["args"], "quick", False))
     settings = {

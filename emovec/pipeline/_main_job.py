@@ -1,27 +1,18 @@
 """The stages of `emovec replicate`, each a function of its inputs writing under the run folder."""
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from emovec._backend import Backend
+from emovec._files import write_json
 from emovec.pipeline import Stage, bundle_digest
 
-Context = dict[str, Any]
-
-
-def identity(ctx: Context) -> dict[str, Any]:
-    """What every stage's key shares: the model, its weights, the adapter and the sites."""
-    backend = ctx["backend"]
-    return {
-        "model": backend.model_id,
-        "weights": backend.provenance.weights_sha256,
-        "adapter": backend.name,
-        "dtype": str(backend.dtype).removeprefix("torch."),
-        "sites": [str(s) for s in ctx["sites"]],
-    }
+from ._context import RECIPE, Context, identity
+from ._job_monitor import monitor_stage
+from ._job_report import report_stage
+from ._job_steer import steer_stage
 
 
 def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
@@ -31,15 +22,12 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
     stories' emotions, and folding the held-out stories in afterwards gives the bundle over
     every story (what `emovec extract` writes, to float rounding), so the corpus is read once.
     """
-    from emovec.cli._replicate import RECIPE
-
     corpus = ctx["corpus"]
     inputs = {**identity(ctx), "corpus": corpus.manifest.get("content_hash"), "recipe": RECIPE}
 
     def run(out: Path) -> dict[str, Any]:
         from emovec.analysis import heldout_identification
         from emovec.report import heldout_numbers
-        from emovec.vectors import write_atomic
 
         start = time.perf_counter()
         held = heldout_identification(
@@ -58,7 +46,7 @@ def vectors_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
         path = Path("vectors") / "emotion_vectors.safetensors"
         held.vectors.save(out / path)
         numbers = Path("vectors") / "heldout.json"
-        write_atomic(out / numbers, (json.dumps(heldout_numbers(held), indent=2) + "\n").encode())
+        write_json(out / numbers, heldout_numbers(held))
         (out / "vectors" / "heldout.txt").write_text(held.table() + "\n")
         if held.reliability is not None:  # each topic half's vectors: the noise yardstick
             for name, half in zip(("a", "b"), held.reliability.bundles, strict=True):
@@ -121,10 +109,6 @@ def validation_stage(ctx: Context, done: Mapping[str, Any]) -> Stage:
 
 def stages() -> list[tuple[str, Callable[[Context, Mapping[str, Any]], Stage]]]:
     """The main job's stages, in order: each maps (context, earlier outputs) to a `Stage`."""
-    from ._job_monitor import monitor_stage
-    from ._job_report import report_stage
-    from ._job_steer import steer_stage
-
     return [
         ("vectors", vectors_stage),
         ("validation", validation_stage),

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emovec._files import write_json
+
 
 def file_digest(path: "str | os.PathLike[str]") -> str:
     """sha256 of a file's bytes (what downstream keys depend on)."""
@@ -116,9 +118,7 @@ class StageCache:
             "outputs": outputs,
             "files": files,
         }
-        tmp = self._record(stage.name).with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2, default=str))
-        os.replace(tmp, self._record(stage.name))
+        write_json(self._record(stage.name), record, default=str)
         self.say(f"[{stage.name}] done in {outputs['seconds']} s")
         self._event(stage.name, "ran", outputs)
         return outputs

@@ -5,16 +5,19 @@ identification, comparison) and the summary at the top; `build_report` calls the
 """
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from emovec._site import Site
 from emovec.analysis._compare import plot_comparison
-from emovec.analysis._geometry_report import VARIANCE_LEVELS, plot_geometry, plot_layer_sweep
+from emovec.analysis._geometry_plots import plot_geometry, plot_layer_sweep
+from emovec.analysis._geometry_report import VARIANCE_LEVELS
 from emovec.analysis._scenarios import plot_scenarios
 from emovec.analysis._similarity import plot_similarity
 from emovec.analysis._sweeps import plot_family
 
 from ._html import Figure, Section, Text, table_from
+from ._numbers import HeldoutNumbers
 
 
 def _geometry_section(geo: Any, chosen: Site) -> Section:
@@ -209,19 +212,19 @@ def _scenario_section(scen: Any) -> Section:
     )
 
 
-def _heldout_section(held: dict[str, Any]) -> Section:
+def _heldout_section(numbers: Mapping[str, Any]) -> Section:
+    held = HeldoutNumbers.from_dict(numbers)
     rows = [
-        (r["site"], r["story_top1"], r["story_top5"], r["template_top1"], r["template_top5"])
-        for r in held["rows"]
+        (r.site, r.story_top1, r.story_top5, r.template_top1, r.template_top5) for r in held.rows
     ]
     return Section(
         "Held-out identification",
         (
             Text(
-                f"Stories split by topic: vectors from {held['n_train']} training stories name"
-                f" the emotion of {held['n_test']} stories on {len(held['test_topics'])} unseen"
-                f" topics ({held['metric']} readout). Chance top-1 = {held['chance']:.4f}"
-                f" ({held['n_emotions']} emotions); the floor is 10x chance. The template"
+                f"Stories split by topic: vectors from {held.n_train} training stories name"
+                f" the emotion of {held.n_test} stories on {len(held.test_topics)} unseen"
+                f" topics ({held.metric} readout). Chance top-1 = {held.chance:.4f}"
+                f" ({held.n_emotions} emotions); the floor is 10x chance. The template"
                 " control (vectors from sentences that only name the emotion) is scored on the"
                 " same stories."
             ),
@@ -232,43 +235,43 @@ def _heldout_section(held: dict[str, Any]) -> Section:
                 (
                     Text(
                         "Words alone (a bag-of-words classifier on the same split, no model):"
-                        f" top-1 {lex['top1']:.3f} ({lex['top1'] / held['chance']:.1f}x chance),"
+                        f" top-1 {lex['top1']:.3f} ({lex['top1'] / held.chance:.1f}x chance),"
                         f" top-5 {lex['top5']:.3f}. Near chance, the stories themselves do not"
                         " tell their emotions apart, and no probe can be expected to."
                     ),
                 )
-                if (lex := held.get("lexical"))
+                if (lex := held.lexical)
                 else ()
             ),
             *(
                 (
                     Text(
                         "Split-half reliability: the recipe run on two disjoint halves of the"
-                        f" topics ({len(rel['halves'][0])} and {len(rel['halves'][1])}), compared"
+                        f" topics ({len(rel.halves[0])} and {len(rel.halves[1])}), compared"
                         " per site. Structure r correlates the halves' emotion-by-emotion cosine"
                         " matrices; match cos is the mean cosine between an emotion's two"
                         " vectors; match@1 is how often an emotion's vector from one half is"
                         " nearest its own from the other (chance"
-                        f" {1 / rel['n_emotions']:.4f}). Low values mean any single r or AUROC"
+                        f" {1 / rel.n_emotions:.4f}). Low values mean any single r or AUROC"
                         " computed from these vectors is noisy."
                     ),
                     table_from(
                         ("site", "structure r", "match cos", "match@1"),
                         [
-                            (r["site"], r["structure_r"], r["matching_cosine"], r["matching_top1"])
-                            for r in rel["rows"]
+                            (r.site, r.structure_r, r.matching_cosine, r.matching_top1)
+                            for r in rel.rows
                         ],
                     ),
                 )
-                if (rel := held.get("reliability"))
+                if (rel := held.reliability)
                 else ()
             ),
             *(
                 (
-                    Text(f"Most frequent mistakes at {held['best_site']} (true -> predicted):"),
-                    table_from(("true", "predicted", "stories"), held["confusions"]),
+                    Text(f"Most frequent mistakes at {held.best_site} (true -> predicted):"),
+                    table_from(("true", "predicted", "stories"), held.confusions),
                 )
-                if held.get("confusions")
+                if held.confusions
                 else ()
             ),
         ),

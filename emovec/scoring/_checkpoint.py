@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from emovec.vectors import write_atomic
+from emovec._files import write_json
 
 from ._summary import ScoreSummary
 
@@ -119,4 +119,4 @@ def _save_checkpoint(
         kept=summary.kept or 0,
     )
     body = {"format": FORMAT, "fingerprint": fingerprint, **state}
-    write_atomic(path, (json.dumps(body) + "\n").encode())
+    write_json(path, body, indent=None)

@@ -22,14 +22,16 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from emovec._files import write_json
 from emovec._site import Site
 from emovec.extract import bucket
 from emovec.monitor._calibration import Calibration
 from emovec.monitor._rules import Rule
-from emovec.vectors import EmotionVectors, write_atomic
+from emovec.vectors import EmotionVectors
 
 from ._checkpoint import _save_checkpoint, _skip_prefix, _start_state
 from ._corpus import JSON_SUFFIXES, Line, _lines, _take, parse_line
@@ -37,6 +39,12 @@ from ._scorer import DocumentScorer
 from ._summary import ScoreSummary
 
 PROFILE_FORMAT = "emovec.scores/1"
+_FILES = {
+    "profiles": "profiles.jsonl",
+    "filtered": "filtered.jsonl",
+    "summary": "summary.json",
+    "checkpoint": "checkpoint.json",
+}
 
 
 def _stderr(message: str) -> None:
@@ -92,13 +100,7 @@ def score_corpus(
         A `ScoreSummary` (also written to `out/summary.json`).
     """
     corpus, out = Path(corpus), Path(out)
-    if not corpus.is_file():
-        raise ValueError(f"Corpus {corpus} does not exist or is not a file.")
-    if batch_tokens < 1 or window < 1 or (max_tokens is not None and max_tokens < 1):
-        raise ValueError("batch_tokens, window and max_tokens must be positive.")
-    names = [r.name for r in [*rules, *filter_rules]]
-    if len(set(names)) != len(names):
-        raise ValueError("Rule names must be unique across --rules and --filter.")
+    _check(corpus, batch_tokens, window, max_tokens, [*rules, *filter_rules])
     scorer = DocumentScorer(
         backend,
         vectors,
@@ -111,46 +113,78 @@ def score_corpus(
         scale=scale,
     )
     keep_names = {r.name for r in filter_rules}
-    fingerprint = {
-        **scorer.fingerprint,
-        "filter": sorted(keep_names),
-        "text_field": text_field,
-        "batch_tokens": batch_tokens,
-        "window": window,
-        "max_tokens": max_tokens,
-    }
-    paths = {
-        "profiles": out / "profiles.jsonl",
-        "filtered": out / "filtered.jsonl",
-        "summary": out / "summary.json",
-        "checkpoint": out / "checkpoint.json",
-    }
+    fingerprint = scorer.fingerprint | {"filter": sorted(keep_names), "text_field": text_field}
+    fingerprint |= {"batch_tokens": batch_tokens, "window": window, "max_tokens": max_tokens}
+    paths = {k: out / name for k, name in _FILES.items()}
     partial = {k: paths[k].with_name(paths[k].name + ".partial") for k in ("profiles", "filtered")}
     out.mkdir(parents=True, exist_ok=True)
     state = _start_state(paths, partial, fingerprint, resume=resume, overwrite=overwrite)
-    summary = ScoreSummary(
-        documents=state["documents"],
-        tokens=state["tokens"],
-        lines=state["lines_done"],
-        blank_lines=state["blank_lines"],
-        bad_lines=[tuple(b) for b in state["bad_lines"]],  # type: ignore[misc]
-        flagged=dict(state["flagged"]),
-        kept=state["kept"] if filter_rules else None,
-        resumed_from_line=state["lines_done"],
+    run = _Run(
+        backend,
+        scorer,
+        corpus.suffix.lower() in JSON_SUFFIXES,
+        text_field,
+        window,
+        batch_tokens,
+        max_tokens,
+        keep_names,
+        _resumed_summary(state, filtering=bool(filter_rules)),
+        state,
+        hashlib.sha256(),
+        report,
+        paths["checkpoint"],
+        fingerprint,
     )
     started = time.perf_counter()
-    json_lines = corpus.suffix.lower() in JSON_SUFFIXES
-
-    def named(message: str) -> None:  # every bad-line message names the file
-        report(f"{corpus}, {message}")
-
-    hasher = hashlib.sha256()
-    from tqdm.auto import tqdm
-
     with open(corpus, "rb") as source:
-        _skip_prefix(source, state, hasher, corpus)
+        _skip_prefix(source, state, run.hasher, corpus)
+        profiles_out = open(partial["profiles"], "ab")  # noqa: SIM115
+        filtered_out = open(partial["filtered"], "ab") if filter_rules else None  # noqa: SIM115
+        try:
+            run.all_windows(source, profiles_out, filtered_out, corpus.stat().st_size, progress)
+        finally:
+            profiles_out.close()
+            if filtered_out is not None:
+                filtered_out.close()
+    summary = run.summary
+    summary.seconds = round(time.perf_counter() - started, 3)
+    _finish(paths, partial, bool(filter_rules), summary, fingerprint, corpus)
+    return summary
+
+
+@dataclass
+class _Run:
+    """One scoring run's settings and running state, window after window."""
+
+    backend: Any
+    scorer: DocumentScorer
+    json_lines: bool
+    text_field: str
+    window: int
+    batch_tokens: int
+    max_tokens: int | None
+    keep_names: set[str]
+    summary: ScoreSummary
+    state: dict[str, Any]
+    hasher: Any
+    report: Callable[[str], None]
+    checkpoint: Path
+    fingerprint: dict[str, Any]
+
+    def all_windows(
+        self,
+        source: BinaryIO,
+        profiles_out: BinaryIO,
+        filtered_out: BinaryIO | None,
+        size: int,
+        progress: bool,
+    ) -> None:
+        """Score the rest of `source` a window at a time, checkpointing after each."""
+        from tqdm.auto import tqdm
+
+        state, summary = self.state, self.summary
         bar = tqdm(
-            total=corpus.stat().st_size,
+            total=size,
             initial=state["bytes_read"],
             unit="B",
             unit_scale=True,
@@ -159,62 +193,104 @@ def score_corpus(
             disable=not progress,
             dynamic_ncols=True,
         )
-        profiles_out = open(partial["profiles"], "ab")  # noqa: SIM115
-        filtered_out = open(partial["filtered"], "ab") if filter_rules else None  # noqa: SIM115
         try:
             lines = _lines(source, state["lines_done"] + 1)
-            while True:
-                chunk = [
-                    parse_line(n, raw, json_lines=json_lines, text_field=text_field)
-                    for n, raw in _take(lines, window)
-                ]
-                if not chunk:
-                    break
+            while chunk := [
+                parse_line(n, raw, json_lines=self.json_lines, text_field=self.text_field)
+                for n, raw in _take(lines, self.window)
+            ]:
                 for line in chunk:
-                    hasher.update(line.raw)
+                    self.hasher.update(line.raw)
                 docs = _score_window(
-                    backend, scorer, chunk, batch_tokens, max_tokens, summary, named
+                    self.backend,
+                    self.scorer,
+                    chunk,
+                    self.batch_tokens,
+                    self.max_tokens,
+                    summary,
+                    self.report,
                 )
-                for line, doc in docs:
-                    record = {"line": line.number, "id": line.id, **doc}
-                    profiles_out.write(_jsonl(record))
-                    for name in doc["flags"]:
-                        summary.flagged[name] = summary.flagged.get(name, 0) + 1
-                    if filtered_out is not None and keep_names & set(doc["flags"]):
-                        filtered_out.write(
-                            line.raw if line.raw.endswith(b"\n") else line.raw + b"\n"
-                        )
-                        summary.kept = (summary.kept or 0) + 1
+                _write_docs(docs, profiles_out, filtered_out, self.keep_names, summary)
                 summary.lines = chunk[-1].number
-                size = sum(len(line.raw) for line in chunk)
-                state["bytes_read"] += size
-                bar.update(size)
+                read = sum(len(line.raw) for line in chunk)
+                state["bytes_read"] += read
+                bar.update(read)
                 _flush(profiles_out, filtered_out)
                 _save_checkpoint(
-                    paths["checkpoint"],
-                    fingerprint,
+                    self.checkpoint,
+                    self.fingerprint,
                     summary,
                     state,
-                    hasher,
+                    self.hasher,
                     profiles_out,
                     filtered_out,
                 )
         finally:
-            profiles_out.close()
-            if filtered_out is not None:
-                filtered_out.close()
             bar.close()
+
+
+def _check(
+    corpus: Path, batch_tokens: int, window: int, max_tokens: int | None, rules: list[Rule]
+) -> None:
+    if not corpus.is_file():
+        raise ValueError(f"Corpus {corpus} does not exist or is not a file.")
+    if batch_tokens < 1 or window < 1 or (max_tokens is not None and max_tokens < 1):
+        raise ValueError("batch_tokens, window and max_tokens must be positive.")
+    names = [r.name for r in rules]
+    if len(set(names)) != len(names):
+        raise ValueError("Rule names must be unique across --rules and --filter.")
+
+
+def _resumed_summary(state: dict[str, Any], *, filtering: bool) -> ScoreSummary:
+    """The running summary, from the checkpoint's counts (zeros on a fresh start)."""
+    return ScoreSummary(
+        documents=state["documents"],
+        tokens=state["tokens"],
+        lines=state["lines_done"],
+        blank_lines=state["blank_lines"],
+        bad_lines=[tuple(b) for b in state["bad_lines"]],  # type: ignore[misc]
+        flagged=dict(state["flagged"]),
+        kept=state["kept"] if filtering else None,
+        resumed_from_line=state["lines_done"],
+    )
+
+
+def _write_docs(
+    docs: list[tuple[Line, dict[str, Any]]],
+    profiles_out: BinaryIO,
+    filtered_out: BinaryIO | None,
+    keep_names: set[str],
+    summary: ScoreSummary,
+) -> None:
+    """Append one window's profiles (and kept original lines), counting flags as they go."""
+    for line, doc in docs:
+        record = {"line": line.number, "id": line.id, **doc}
+        profiles_out.write(_jsonl(record))
+        for name in doc["flags"]:
+            summary.flagged[name] = summary.flagged.get(name, 0) + 1
+        if filtered_out is not None and keep_names & set(doc["flags"]):
+            filtered_out.write(line.raw if line.raw.endswith(b"\n") else line.raw + b"\n")
+            summary.kept = (summary.kept or 0) + 1
+
+
+def _finish(
+    paths: dict[str, Path],
+    partial: dict[str, Path],
+    filtering: bool,
+    summary: ScoreSummary,
+    fingerprint: dict[str, Any],
+    corpus: Path,
+) -> None:
+    """Move the finished outputs into place, write the summary, drop the checkpoint."""
     os.replace(partial["profiles"], paths["profiles"])
     outputs = {"profiles": str(paths["profiles"])}
-    if filter_rules:
+    if filtering:
         os.replace(partial["filtered"], paths["filtered"])
         outputs["filtered"] = str(paths["filtered"])
-    summary.seconds = round(time.perf_counter() - started, 3)
     summary.outputs = outputs | {"summary": str(paths["summary"])}
     body = summary.to_dict() | {"settings": fingerprint, "corpus": str(corpus)}
-    write_atomic(paths["summary"], (json.dumps(body, indent=2) + "\n").encode())
+    write_json(paths["summary"], body)
     paths["checkpoint"].unlink(missing_ok=True)
-    return summary
 
 
 def _jsonl(record: dict[str, Any]) -> bytes:

@@ -18,7 +18,7 @@ from emovec._site import Site
 from emovec.extract import bucket
 from emovec.monitor._calibration import Calibration, vectors_fingerprint
 from emovec.monitor._layout import Frame, Layout
-from emovec.monitor._monitor import Probes, default_site
+from emovec.monitor._probes import Probes, default_site
 from emovec.monitor._rules import Rule, RuleSet
 from emovec.vectors import EmotionVectors
 

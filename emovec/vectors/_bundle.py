@@ -9,7 +9,6 @@ File format (one file, `*.safetensors`): a single tensor `vectors` of shape
 import difflib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from safetensors.torch import save as _st_save
 from torch import Tensor
 
 from emovec._backend import Backend
+from emovec._files import write_atomic as write_atomic
 from emovec._site import Site
 
 from ._validate import check_contents, check_unit_rows
@@ -43,40 +43,6 @@ class UnknownNameError(KeyError):
 
     def __str__(self) -> str:  # KeyError would print the message in quotes
         return str(self.args[0]) if self.args else ""
-
-
-def write_atomic(path: "str | os.PathLike[str]", data: bytes) -> Path:
-    """Write `data` to `path` so that readers see the old file or the new one, never a part.
-
-    The bytes go to a temporary file in the same folder, are flushed to disk (fsync), and the
-    file is renamed over `path` (`os.replace` is atomic on POSIX and Windows); the folder entry
-    is synced too, so a crash right after returning cannot lose the rename.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> target = pathlib.Path(tempfile.mkdtemp()) / "x.bin"
-        >>> write_atomic(target, b"abc").read_bytes()
-        b'abc'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # POSIX: make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    return path
 
 
 class EmotionVectors:

@@ -18,7 +18,7 @@ from emovec.monitor import (
     validate_event,
     write_events,
 )
-from emovec.monitor import _monitor as monitor_module
+from emovec.monitor import _probes as monitor_module
 from emovec.ops import scores
 from emovec.ops._readout import readout
 from tests.conftest import ADAPTERS
