@@ -31,6 +31,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from emovec._files import write_atomic
 from emovec._site import Site
 from emovec.vectors import EmotionVectors, VectorFileError
 
@@ -132,14 +133,12 @@ def _hint_for(vectors: EmotionVectors) -> str:
 
 
 def write_gguf(cv: ControlVector, path: "str | os.PathLike[str]") -> Path:
-    """Write `cv` as a llama.cpp control-vector GGUF, atomically (temp file, fsync, rename)."""
+    """Write `cv` as a llama.cpp control-vector GGUF, atomically (the library's one atomic write:
+    gguf's writer fills a scratch file, whose bytes then replace `path` in one rename)."""
     from gguf import GGUFWriter
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with tempfile.TemporaryDirectory(prefix="emovec-gguf-") as scratch:
+        tmp = Path(scratch) / "control_vector.gguf"
         writer = GGUFWriter(tmp, ARCH)
         writer.add_string(f"{ARCH}.model_hint", cv.model_hint)
         writer.add_uint32(f"{ARCH}.layer_count", len(cv.directions))
@@ -151,13 +150,7 @@ def write_gguf(cv: ControlVector, path: "str | os.PathLike[str]") -> Path:
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return write_atomic(path, tmp.read_bytes())
 
 
 def read_gguf(path: "str | os.PathLike[str]") -> ControlVector:
