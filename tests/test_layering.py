@@ -18,16 +18,19 @@ ADAPTERS = ("emovec_hf", "emovec_transformer_lens", "emovec_nnsight")
 # Bottom to top. A module belongs to the first entry that is it or a package above it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # the public vocabulary and the maths on it
-    ("emovec._files", "emovec._dtype", "emovec._site", "emovec.ops", "emovec._batch"),
+    (
+        "emovec._files",
+        "emovec._dtype",
+        "emovec._site",
+        "emovec.ops",
+        "emovec._batch",
+        "emovec._provenance",
+    ),
     ("emovec._edit",),
     # the backend contract, the toolkit adapters share, and finding an adapter
     (
         "emovec._backend",
-        "emovec._hookplan",
-        "emovec._torchhooks",
-        "emovec._startat",
-        "emovec._generation",
-        "emovec.toolkit",
+        "emovec.adapterkit",
         "emovec._attach",
     ),
     # data: the catalogue, vector bundles, corpora, the default model's files
@@ -36,9 +39,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("emovec",),
     ("emovec.extract",),
     # what is done with the vectors
-    ("emovec.analysis", "emovec.interventions", "emovec.monitor", "emovec.scoring"),
+    (
+        "emovec.analysis",
+        "emovec.interventions",
+        "emovec.monitor",
+        "emovec.scoring",
+        "emovec.interop",
+    ),
     # what puts the analyses together
     ("emovec.report",),
+    # the live monitor page serves what the monitor computes
+    ("emovec.serve",),
     ("emovec.pipeline",),
     ("emovec.cli", "emovec.__main__"),
 )

@@ -17,6 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ._errors import COMMAND_NAMES as COMMAND_NAMES
+from ._errors import NAME_HINT as NAME_HINT
+from ._errors import USER_ERRORS as USER_ERRORS
+from ._errors import CliError as CliError
+from ._errors import UsageError as UsageError
+
 # Modules that each add one subcommand (in the order `emovec --help` lists them).
 COMMANDS = (
     "_replicate",
@@ -30,34 +36,6 @@ COMMANDS = (
     "_demo",
     "_crossmodel",
 )
-
-
-COMMAND_NAMES = (
-    "replicate",
-    "models",
-    "corpus",
-    "extract",
-    "vectors",
-    "report",
-    "steer",
-    "monitor",
-    "score",
-    "demo",
-)
-
-
-class CliError(Exception):
-    """A failure the user can act on: printed as one line, exit code 1."""
-
-
-class UsageError(CliError):
-    """A malformed command line or config file: printed as one line, exit code 2."""
-
-
-NAME_HINT = "Pass a name the bundle holds (`emovec vectors info BUNDLE` lists them)."
-
-# Error classes whose message is written for the user (the rest are bugs: traceback).
-USER_ERRORS = (CliError, ValueError, TypeError, RuntimeError, OSError, ImportError)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -43,7 +43,7 @@ def _heldout(bundle: Path) -> dict | None:
 
 def run(args: argparse.Namespace) -> int:
     from emovec.analysis import compare_models
-    from emovec.cli._extract import bundle_path
+    from emovec.cli._options import bundle_path
     from emovec.vectors import EmotionVectors, write_atomic
 
     if args.permutations < 1:

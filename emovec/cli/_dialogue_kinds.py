@@ -34,13 +34,13 @@ def run_dialogue_kind(args: argparse.Namespace) -> int:
             )
         from emovec.vectors import EmotionVectors
 
-        from ._extract import bundle_path
+        from ._options import bundle_path
 
         story = EmotionVectors.load(bundle_path(args.story_vectors))
     dialogues = load_dialogues(args.kind, args.dialogues)
     neutral = None
     if args.neutral_variance > 0:
-        from ._extract import open_corpus
+        from ._extract_corpus import open_corpus
 
         neutral = list(open_corpus(args.corpus, per_emotion=None, max_neutral=args.max_neutral)[1])
         if not neutral:

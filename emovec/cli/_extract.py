@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._extract_corpus import open_corpus
-from ._options import add_model_options, add_out_option
+from ._options import add_model_options, add_out_option, bundle_path
 from ._types import fraction, natural, nonnegative, positive
 
 BUNDLE_NAME = "emotion_vectors.safetensors"
@@ -126,11 +126,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
     return {a.dest: a.default for a in parser._actions if a.dest != "help"}
-
-
-def bundle_path(out: Path) -> Path:
-    """`--out` names a folder (the bundle goes inside) or a `.safetensors` file."""
-    return out if out.suffix == ".safetensors" else out / BUNDLE_NAME
 
 
 def run_extract(args: argparse.Namespace) -> int:

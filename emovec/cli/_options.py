@@ -55,14 +55,14 @@ def config_tokens(
     before any model loads, naming the file and the option. Options given on the command line
     win (the tokens go before them).
     """
-    from . import UsageError
+    from ._errors import UsageError
 
     try:
         values = tomllib.loads(Path(path).read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         reason = getattr(err, "strerror", None) or err
         raise UsageError(f"Cannot read config {path}: {reason}; pass a UTF-8 TOML file.") from None
-    from . import COMMAND_NAMES
+    from ._errors import COMMAND_NAMES
 
     items = {k: v for k, v in values.items() if not isinstance(v, dict)}
     for name, table in values.items():
@@ -96,7 +96,7 @@ def _tokens_for(
     value: Any,
     given: Sequence[str],
 ) -> list[str]:
-    from . import UsageError
+    from ._errors import UsageError
 
     flag = action.option_strings[-1]
     if action.nargs == 0:  # store_true / store_false
@@ -123,7 +123,7 @@ def _tokens_for(
 def check_out(out: Path) -> None:
     """Refuse, before anything runs, an `--out` that cannot be written: a file where a folder
     is wanted (or the reverse), or a place where nothing can be created."""
-    from . import CliError
+    from ._errors import CliError
 
     is_file = out.suffix in FILE_OUTPUTS
     if out.exists() and not is_file and not out.is_dir():
@@ -191,3 +191,8 @@ def existing_bundle(path: Path, option: str) -> Path:
             " .safetensors file or its folder)."
         )
     return path
+
+
+def bundle_path(out: Path) -> Path:
+    """`--out` names a folder (the bundle goes inside) or a `.safetensors` file."""
+    return out if out.suffix == ".safetensors" else out / "emotion_vectors.safetensors"

@@ -80,8 +80,8 @@ def run_report(args: argparse.Namespace) -> int:
     from emovec.report import build_report, summary_markdown
     from emovec.vectors import EmotionVectors, ModelMismatchError, write_atomic
 
-    from ._extract import bundle_path, open_corpus
-    from ._options import existing_bundle
+    from ._extract_corpus import open_corpus
+    from ._options import bundle_path, existing_bundle
 
     vectors = EmotionVectors.load(bundle_path(existing_bundle(args.bundle, "BUNDLE")))
     if args.site is not None:

@@ -203,7 +203,7 @@ def _sites_arg(args: argparse.Namespace) -> Any:
 
 
 def _unknown_name(err: KeyError) -> Exception:
-    from . import NAME_HINT, CliError
+    from ._errors import NAME_HINT, CliError
 
     return CliError(f"{err} {NAME_HINT}")
 

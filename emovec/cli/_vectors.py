@@ -58,7 +58,7 @@ def register(actions: argparse._SubParsersAction) -> None:
 
 
 def _bundle(path: Path):
-    from emovec.cli._extract import bundle_path
+    from emovec.cli._options import bundle_path
     from emovec.vectors import EmotionVectors
 
     return EmotionVectors.load(bundle_path(path))
