@@ -32,11 +32,13 @@ from emovec.extract import (
     RowMoments,
     StoryStatistics,
     TokenMoments,
+    Truncation,
     bucket,
     build_vectors,
     corpus_summary,
     neutral_items,
     story_items,
+    token_limit,
 )
 from emovec.vectors import EmotionVectors, write_atomic
 
@@ -83,7 +85,8 @@ def _plan(
 
     def flush_chunk() -> Iterator[list[tuple[list[Item], list[list[int]]]]]:
         nonlocal pending, count
-        ids = [backend.encode(item.text)[:max_tokens] for item in chunk]
+        # the same token limit as local extraction (bounded memory, equal results)
+        ids = [backend.encode(item.text)[: token_limit(backend, max_tokens)] for item in chunk]
         for item, row in zip(chunk, ids, strict=True):
             if not row:
                 raise ValueError(f"Record {item.id!r} has an empty text (no tokens): drop it.")
@@ -286,9 +289,13 @@ def vectors_from_capture(
         batch_tokens=header["batch_tokens"],
         max_tokens=header["max_tokens"],
     )
-    return build_vectors(
-        backend, story_stats, neutral_stats, recipe, corpus_summary(stories, neutral)
-    )
+    # What local extraction records: the corpus digest, and what the token limit cut.
+    cuts = Truncation(token_limit(backend, header["max_tokens"]))
+    for item in (*story_items(stories), *neutral_items(neutral or ())):
+        cuts.cut(backend.encode(item.text))
+    cuts.warn()
+    summary = {**corpus_summary(stories, neutral), "truncation": cuts.summary()}
+    return build_vectors(backend, story_stats, neutral_stats, recipe, summary)
 
 
 def _open(capture: "CorpusCapture | str | Path") -> CorpusCapture:
