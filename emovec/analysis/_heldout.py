@@ -179,42 +179,26 @@ def heldout_identification(
     d_model = int(backend.d_model)
     halves = TopicHalves(stories, site_list, d_model, order, seed=seed) if split_half else None
     cuts = Truncation(token_limit(backend, recipe.max_tokens))  # counted over both passes
+    observe = None if halves is None else halves.add
     story_stats, neutral_stats, corpus = collect_statistics(
-        backend,
-        train,
-        neutral,
-        site_list,
-        recipe,
-        emotions=order,
-        progress=progress,
-        observe=None if halves is None else halves.add,
-        truncation=cuts,
-    )
+        backend, train, neutral, site_list, recipe,
+        emotions=order, progress=progress, observe=observe, truncation=cuts,
+    )  # fmt: skip
     vectors = build_vectors(backend, story_stats, neutral_stats, recipe, corpus)
     control = None
     if templates is not None:
         control = _template_control(backend, templates, vectors, neutral_stats, recipe, progress)
     centre = story_stats.emotion_means().mean(0)  # [site, d_model], the train grand mean
     acts, labels = _held_out_means(
-        backend,
-        held,
-        site_list,
-        recipe,
-        vectors.emotions,
-        progress,
-        fold_into=story_stats if return_vectors else None,
-        observe=None if halves is None else halves.add,
-        truncation=cuts,
-    )
+        backend, held, site_list, recipe, vectors.emotions, progress,
+        fold_into=story_stats if return_vectors else None, observe=observe, truncation=cuts,
+    )  # fmt: skip
     cuts.warn()
     rows, predicted = _site_rows(acts - centre.to(acts.dtype), labels, vectors, control, metric)
     full = None
     if return_vectors:  # story_stats now hold every story: the training vectors are built
-        summary = {
-            **(corpus_info or {}),
-            **corpus_summary(stories, neutral),
-            "truncation": cuts.summary(),
-        }
+        summary = {**(corpus_info or {}), **corpus_summary(stories, neutral)}
+        summary["truncation"] = cuts.summary()
         full = build_vectors(backend, story_stats, neutral_stats, recipe, summary)
     n = len(vectors.emotions)
     best = max(range(len(rows)), key=lambda i: rows[i].story_top1)

@@ -19,7 +19,12 @@ from ._types import natural, nonnegative, open_fraction, positive
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("corpus", help="generate, filter and inspect emotion story corpora")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    _add_gen(actions)
+    _add_flt(actions)
+    _add_stats(actions)
 
+
+def _add_gen(actions: argparse._SubParsersAction) -> None:
     gen = actions.add_parser(
         "generate",
         help="write stories (and neutral dialogues) with a model; sharded and resumable",
@@ -89,6 +94,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep every spelling of a story's emotion word out of the sampled text (fewer"
         " stories rejected for naming it; the leak filter still runs)",
     )
+    _add_sampling_options(gen)
+    gen.add_argument(
+        "--shard", default="0/1", help="run shard i of n: i/n (default 0/1, everything)"
+    )
+    _add_filter_options(gen)
+    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gen.set_defaults(func=run_generate, _parser=gen)
+
+
+def _add_sampling_options(gen: argparse.ArgumentParser) -> None:
+    """How `corpus generate` samples: attention kernel, lengths, temperature, nucleus."""
     gen.add_argument(
         "--attention",
         choices=("emovec_grouped", "eager"),
@@ -111,13 +127,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument(
         "--top-p", type=open_fraction, default=0.95, help="nucleus sampling mass (default 0.95)"
     )
-    gen.add_argument(
-        "--shard", default="0/1", help="run shard i of n: i/n (default 0/1, everything)"
-    )
-    _add_filter_options(gen)
-    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
-    gen.set_defaults(func=run_generate, _parser=gen)
 
+
+def _add_flt(actions: argparse._SubParsersAction) -> None:
     flt = actions.add_parser(
         "filter",
         help="merge the shards of a generation folder into the corpus files and manifest",
@@ -129,6 +141,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_filter_options(flt, defaults=False)
     flt.set_defaults(func=run_filter)
 
+
+def _add_stats(actions: argparse._SubParsersAction) -> None:
     stats = actions.add_parser("stats", help="counts, rejection rates and settings of a corpus")
     stats.add_argument(
         "path", type=Path, nargs="?", help="corpus folder (default: the shipped corpus)"

@@ -1,12 +1,11 @@
 """`emovec extract --kind speaker|deflection`: vectors from the dialogue sets."""
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from emovec.vectors import write_atomic
+from emovec._files import write_atomic, write_json
 
 
 def run_dialogue_kind(args: argparse.Namespace) -> int:
@@ -67,7 +66,7 @@ def run_dialogue_kind(args: argparse.Namespace) -> int:
         sv.present.save(out / "present_speaker.safetensors")
         sv.other.save(out / "other_speaker.safetensors")
         report = speaker_report(sv)
-        write_atomic(out / "speaker.json", (json.dumps(report.as_dict(), indent=2) + "\n").encode())
+        write_json(out / "speaker.json", report.as_dict())
         write_atomic(out / "speaker.txt", (report.table() + "\n").encode())
         print(report.table())
         print(f"wrote {out}/present_speaker.safetensors, other_speaker.safetensors, speaker.txt")
@@ -82,23 +81,8 @@ def run_dialogue_kind(args: argparse.Namespace) -> int:
         )  # fmt: skip
         dv.vectors.save(out / "deflection.safetensors")
         summary = {"surviving_norm": dv.surviving, "story_components": dv.story_components}
-        write_atomic(out / "deflection.json", (json.dumps(summary, indent=2) + "\n").encode())
-        lines = [
-            f"{'site':16s} {'PCs':>4s} " + " ".join(f"{e[:9]:>9s}" for e in dv.vectors.emotions)
-        ]
-        for site, values in dv.surviving.items():
-            lines.append(
-                f"{site:16s} {dv.story_components[site]:4d} "
-                + " ".join(f"{values[e]:9.3f}" for e in dv.vectors.emotions)
-            )
-        d = dv.vectors.d_model
-        lines.append(
-            "fraction of each deflection vector's norm left after removing the story subspace"
-            f" (PCs explaining {args.story_variance:g} of the story vectors' variance; the paper:"
-            " about 0.8). For scale: a random direction keeps sqrt(1 - PCs/d_model) on average,"
-            f" {(1 - min(dv.story_components.values()) / d) ** 0.5:.2f} to"
-            f" {(1 - max(dv.story_components.values()) / d) ** 0.5:.2f} here."
-        )
+        write_json(out / "deflection.json", summary)
+        lines = _deflection_table(dv, args.story_variance)
         write_atomic(out / "deflection.txt", ("\n".join(lines) + "\n").encode())
         print("\n".join(lines))
         print(f"wrote {out}/deflection.safetensors, deflection.txt")
@@ -106,11 +90,28 @@ def run_dialogue_kind(args: argparse.Namespace) -> int:
             from emovec.interventions import denial_check
 
             check = denial_check(backend, dv.vectors, story, strength=args.denial_strength)
-            write_atomic(
-                out / "denial.json", (json.dumps(check.as_dict(), indent=2) + "\n").encode()
-            )
+            write_json(out / "denial.json", check.as_dict())
             write_atomic(out / "denial.txt", (check.table() + "\n").encode())
             print(check.table())
             print(f"wrote {out}/denial.txt")
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def _deflection_table(dv: Any, story_variance: float) -> list[str]:
+    """The surviving-norm table of deflection vectors, one row per site, with its legend."""
+    lines = [f"{'site':16s} {'PCs':>4s} " + " ".join(f"{e[:9]:>9s}" for e in dv.vectors.emotions)]
+    for site, values in dv.surviving.items():
+        lines.append(
+            f"{site:16s} {dv.story_components[site]:4d} "
+            + " ".join(f"{values[e]:9.3f}" for e in dv.vectors.emotions)
+        )
+    d = dv.vectors.d_model
+    lines.append(
+        "fraction of each deflection vector's norm left after removing the story subspace"
+        f" (PCs explaining {story_variance:g} of the story vectors' variance; the paper:"
+        " about 0.8). For scale: a random direction keeps sqrt(1 - PCs/d_model) on average,"
+        f" {(1 - min(dv.story_components.values()) / d) ** 0.5:.2f} to"
+        f" {(1 - max(dv.story_components.values()) / d) ** 0.5:.2f} here."
+    )
+    return lines

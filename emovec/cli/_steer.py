@@ -26,7 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         " preference and pressure suites.",
     )
     modes = parser.add_subparsers(dest="mode", metavar="MODE", required=True)
+    _add_gen(modes)
+    _add_dose(modes)
+    _add_patch(modes)
+    _add_suite(modes)
 
+
+def _add_gen(modes: argparse._SubParsersAction) -> None:
     gen = modes.add_parser("generate", help="generate with and without steering; print both")
     _common(gen, "runs/steer/generate")
     gen.add_argument(
@@ -51,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--temperature", type=nonnegative, default=0.0, help="0 = greedy (default)")
     gen.set_defaults(func=run_generate, _defaults=_defaults(gen))
 
+
+def _add_dose(modes: argparse._SubParsersAction) -> None:
     dose = modes.add_parser("dose", help="dose-response of one emotion vs random directions")
     _common(dose, "runs/steer/dose")
     dose.add_argument("--emotion", required=True, help="emotion to steer")
@@ -81,6 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     dose.set_defaults(func=run_dose, _defaults=_defaults(dose))
 
+
+def _add_patch(modes: argparse._SubParsersAction) -> None:
     patch = modes.add_parser("patch", help="patch the emotion subspace from source into target")
     _common(patch, "runs/steer/patch")
     patch.add_argument(
@@ -101,6 +111,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     patch.add_argument("--chat", action="store_true", help="apply the chat template")
     patch.set_defaults(func=run_patch, _defaults=_defaults(patch))
 
+
+def _add_suite(modes: argparse._SubParsersAction) -> None:
     suite = modes.add_parser("suite", help="run the preference or pressure suite")
     _common(suite, "runs/steer/suite")
     suite.add_argument("suite", choices=("preferences", "pressure"), help="which suite")

@@ -184,12 +184,7 @@ def collect_statistics(
             **{k: v for k, v in asdict(recipe).items() if k != "neutral_variance"},
         }
         ckpt = Checkpoint(checkpoint, settings, state, every=checkpoint_every)
-        saved = ckpt.load() if resume else None
-        if saved is not None:
-            tensors, header = saved
-            story_stats.load_state_dict(tensors, header["emotions"])
-            if neutral_stats is not None:
-                neutral_stats.load_state_dict(tensors)
+        _restore(ckpt, resume, story_stats, neutral_stats)
 
     ledger = _Ledger()
     phases: list[tuple[str, Any, Any, Any]] = [
@@ -239,6 +234,21 @@ def collect_statistics(
         "truncation": cuts.summary(),
     }
     return story_stats, neutral_stats, corpus
+
+
+def _restore(
+    ckpt: Checkpoint,
+    resume: bool,
+    story_stats: StoryStatistics,
+    neutral_stats: NeutralStatistics | None,
+) -> None:
+    """Load the statistics a checkpoint holds into `story_stats` / `neutral_stats` (if resuming)."""
+    saved = ckpt.load() if resume else None
+    if saved is not None:
+        tensors, header = saved
+        story_stats.load_state_dict(tensors, header["emotions"])
+        if neutral_stats is not None:
+            neutral_stats.load_state_dict(tensors)
 
 
 def build_vectors(
