@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from emovec._backend import Backend
 from emovec._site import Site
 from emovec.vectors import EmotionVectors
 
@@ -83,7 +82,7 @@ class LogitLens:
 
 
 def logit_lens(
-    backend: Backend,
+    backend: Any,
     vectors: EmotionVectors,
     site: "Site | str | int",
     *,

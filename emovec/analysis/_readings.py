@@ -7,13 +7,12 @@ prompt's own last token (`read_at="prompt"`). The paper reads at the Assistant c
 """
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from emovec._backend import Backend
 from emovec._batch import last_token
 from emovec.ops import scores
 from emovec.vectors import EmotionVectors
@@ -22,7 +21,7 @@ ReadAt = Literal["assistant", "prompt"]
 
 
 def read_probes(
-    backend: Backend,
+    backend: Any,
     vectors: EmotionVectors,
     prompts: Sequence[str],
     *,
@@ -58,7 +57,7 @@ def read_probes(
     return torch.cat(out).double()
 
 
-def _framed(backend: Backend, prompts: Sequence[str], read_at: ReadAt) -> tuple[list[str], bool]:
+def _framed(backend: Any, prompts: Sequence[str], read_at: ReadAt) -> tuple[list[str], bool]:
     """The texts to tokenize and whether to apply the chat template."""
     if read_at == "prompt":
         return list(prompts), False

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from emovec._backend import Backend
 from emovec._site import Site
 from emovec.vectors import EmotionVectors
 
@@ -152,7 +151,7 @@ class SweepReport:
 
 
 def intensity_sweep(
-    backend: Backend,
+    backend: Any,
     vectors: EmotionVectors,
     families: "Sequence[Family] | None" = None,
     *,

@@ -13,7 +13,6 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from emovec._backend import Backend
 from emovec._site import Site
 from emovec.ops import orthonormalize, reject
 
@@ -28,7 +27,7 @@ def _finite(value: Any, name: str) -> float:
     return number
 
 
-def _direction(what: "str | Tensor", vectors: Any, site: Site, backend: Backend) -> Tensor:
+def _direction(what: "str | Tensor", vectors: Any, site: Site, backend: Any) -> Tensor:
     """A unit direction: an emotion's vector at `site`, or a given vector normalised."""
     if isinstance(what, str):
         if vectors is None:
@@ -39,7 +38,7 @@ def _direction(what: "str | Tensor", vectors: Any, site: Site, backend: Backend)
     return _unit_vector(what, backend, "direction")
 
 
-def _unit_vector(what: Tensor, backend: Backend, name: str) -> Tensor:
+def _unit_vector(what: Tensor, backend: Any, name: str) -> Tensor:
     if what.ndim != 1:
         raise ValueError(f"A {name} must be a 1-d [d_model] tensor, got shape {tuple(what.shape)}.")
     if what.shape[0] != int(backend.d_model):
@@ -94,7 +93,7 @@ def _basis(rows: Tensor) -> Tensor:
 
 
 def _subspace(
-    emotions: "str | Sequence[str] | Tensor", vectors: Any, site: Site, backend: Backend
+    emotions: "str | Sequence[str] | Tensor", vectors: Any, site: Site, backend: Any
 ) -> Tensor:
     """Orthonormal rows spanning the chosen emotions' vectors (or a given basis) at `site`."""
     if isinstance(emotions, Tensor):
@@ -116,7 +115,7 @@ def _subspace(
     return _basis(torch.stack([vectors.vector(n, site).float() for n in names]))
 
 
-def _finite_vector(v: Tensor, backend: Backend, name: str) -> Tensor:
+def _finite_vector(v: Tensor, backend: Any, name: str) -> Tensor:
     if v.ndim != 1 or v.shape[0] != int(backend.d_model):
         raise ValueError(
             f"The {name} must be a [d_model={backend.d_model}] tensor, got shape {tuple(v.shape)}."

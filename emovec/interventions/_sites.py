@@ -3,7 +3,6 @@
 from collections.abc import Sequence
 from typing import Any
 
-from emovec._backend import Backend
 from emovec._site import Site, parse_sites
 
 SiteSpec = Site | str | int | Sequence[Site | str | int] | None
@@ -27,7 +26,7 @@ def default_site(vectors: Any, n_layers: int | None = None) -> Site:
     return min(vectors.sites, key=lambda s: (abs(s.layer - target), s.layer, s.stream))
 
 
-def _sites(spec: SiteSpec, vectors: Any, backend: Backend) -> list[Site]:
+def _sites(spec: SiteSpec, vectors: Any, backend: Any) -> list[Site]:
     if spec is None:
         if vectors is None:
             raise ValueError("Pass sites=... (there are no vectors to take a default site from).")
@@ -39,7 +38,7 @@ def _sites(spec: SiteSpec, vectors: Any, backend: Backend) -> list[Site]:
     )
 
 
-def _check_bundle(vectors: Any, backend: Backend, allow_mismatch: bool) -> None:
+def _check_bundle(vectors: Any, backend: Any, allow_mismatch: bool) -> None:
     if vectors is None:
         return
     if not hasattr(vectors, "vectors") or not hasattr(vectors, "emotions"):

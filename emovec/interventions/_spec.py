@@ -17,7 +17,6 @@ from typing import Any
 
 from torch import Tensor
 
-from emovec._backend import Backend
 from emovec._batch import TokenBatch
 from emovec._edit import Edit
 from emovec._site import Site
@@ -35,7 +34,7 @@ class Intervention:
     def edits(
         self,
         vectors: Any,
-        backend: Backend,
+        backend: Any,
         batch: TokenBatch | None = None,
         *,
         allow_mismatch: bool = False,
@@ -89,7 +88,7 @@ class Interventions(Intervention):
 def compile_edits(
     interventions: "Intervention | Sequence[Any]",
     vectors: Any,
-    backend: Backend,
+    backend: Any,
     batch: TokenBatch | None = None,
     *,
     allow_mismatch: bool = False,
@@ -258,7 +257,7 @@ class Patch(Intervention):
         ):
             raise ValueError(f"Patch(last=...) must be an int >= 1 or None, got {self.last!r}.")
 
-    def _source_batch(self, backend: Backend) -> TokenBatch:
+    def _source_batch(self, backend: Any) -> TokenBatch:
         if isinstance(self.source, TokenBatch):
             return self.source
         texts = [self.source] if isinstance(self.source, str) else list(self.source)

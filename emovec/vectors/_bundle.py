@@ -207,7 +207,7 @@ class EmotionVectors:
         return EmotionVectors(unit, self.emotions, self.sites, meta)
 
     # -- model compatibility ------------------------------------------------------------------
-    def check(self, backend: Backend, *, allow_mismatch: bool = False) -> "EmotionVectors":
+    def check(self, backend: Any, *, allow_mismatch: bool = False) -> "EmotionVectors":
         """Raise `ModelMismatchError` unless `backend` is the model these vectors came from.
 
         Width is always checked (a vector of another width cannot be added to the residual
@@ -237,15 +237,17 @@ class EmotionVectors:
         if self.n_layers is not None and self.n_layers != int(backend.n_layers):
             problems.append(f"{self.n_layers} layers vs {backend.n_layers}")
         model = self._metadata.get("model") or {}
-        theirs = backend.provenance
-        ours_hash, their_hash = model.get("weights_sha256"), theirs.weights_sha256
+        # A full backend says where its weights came from; a partial stand-in does not.
+        theirs = backend.provenance if isinstance(backend, Backend) else None
+        ours_hash = model.get("weights_sha256")
+        their_hash = theirs.weights_sha256 if theirs is not None else None
         if ours_hash and their_hash:
             if ours_hash != their_hash:
                 problems.append(f"weights sha256 {ours_hash[:12]}... vs {their_hash[:12]}...")
         elif model.get("model_id") and model.get("model_id") != backend.model_id:
             problems.append(f"model {model.get('model_id')!r} vs {backend.model_id!r}")
         ours_mode = self._metadata.get("compatibility_mode")
-        their_mode = theirs.compatibility_mode
+        their_mode = theirs.compatibility_mode if theirs is not None else None
         if ours_mode is not None and their_mode is not None and bool(ours_mode) != bool(their_mode):
             problems.append(
                 f"TransformerLens compatibility mode {'on' if ours_mode else 'off'} at extraction"
