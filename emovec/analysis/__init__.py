@@ -16,6 +16,10 @@ from ._compare import plot_comparison as plot_comparison
 from ._compare import plot_layer_rsa as plot_layer_rsa
 from ._geometry_plots import plot_geometry as plot_geometry
 from ._geometry_plots import plot_layer_sweep as plot_layer_sweep
+from ._crossmodel import CrossModel as CrossModel
+from ._crossmodel import compare_models as compare_models
+from ._crossmodel import plot_cross_model as plot_cross_model
+from ._crossmodel import procrustes_error as procrustes_error
 from ._geometry_report import GeometryReport as GeometryReport
 from ._geometry_report import geometry_report as geometry_report
 from ._geometry_report import ratings_for as ratings_for
@@ -65,6 +69,8 @@ __all__ = [
     "ANTONYMS",
     "BundleComparison",
     "compare_bundles",
+    "compare_models",
+    "CrossModel",
     "Family",
     "FamilySweep",
     "geometry_report",
@@ -94,6 +100,8 @@ __all__ = [
     "LogitLens",
     "pearson",
     "plot_comparison",
+    "plot_cross_model",
+    "procrustes_error",
     "plot_family",
     "plot_geometry",
     "plot_layer_rsa",
