@@ -14,12 +14,12 @@ from ._compare import compare_bundles as compare_bundles
 from ._compare import layer_rsa as layer_rsa
 from ._compare import plot_comparison as plot_comparison
 from ._compare import plot_layer_rsa as plot_layer_rsa
-from ._geometry_plots import plot_geometry as plot_geometry
-from ._geometry_plots import plot_layer_sweep as plot_layer_sweep
 from ._crossmodel import CrossModel as CrossModel
 from ._crossmodel import compare_models as compare_models
 from ._crossmodel import plot_cross_model as plot_cross_model
 from ._crossmodel import procrustes_error as procrustes_error
+from ._geometry_plots import plot_geometry as plot_geometry
+from ._geometry_plots import plot_layer_sweep as plot_layer_sweep
 from ._geometry_report import GeometryReport as GeometryReport
 from ._geometry_report import geometry_report as geometry_report
 from ._geometry_report import ratings_for as ratings_for
