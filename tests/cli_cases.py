@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 NO_MODEL = ("--model", "no-such-model")
 V = ("--vectors", "v.safetensors")
@@ -82,6 +83,8 @@ def make_workspace(root: Path) -> Path:
     (root / "truncated.safetensors").write_bytes(data[: len(data) // 2])
     (root / "garbage.safetensors").write_bytes(b"this is not a bundle at all\n")
     (root / "empty.safetensors").write_bytes(b"")
+    _tampered(data, root / "zero_row.safetensors", lambda t: t[1].zero_())
+    _tampered(data, root / "nan.safetensors", lambda t: t[0, 0].fill_(float("nan")))
     files = {
         "good.jsonl": _lines(STORIES),
         "empty.jsonl": "",
@@ -139,6 +142,18 @@ def make_workspace(root: Path) -> Path:
     return root
 
 
+def _tampered(data: bytes, path: Path, change: Callable[[Any], object]) -> None:
+    """A copy of a good bundle file with its tensor changed behind the library's back (the
+    metadata, the file's JSON header, kept as it is)."""
+    from safetensors.torch import load, save
+
+    size = int.from_bytes(data[:8], "little")
+    metadata = json.loads(data[8 : 8 + size]).get("__metadata__", {})
+    tensors = load(data)
+    change(tensors["vectors"])
+    path.write_bytes(save(tensors, metadata=metadata))
+
+
 def _api(shown: str, fn: Callable[[], object]) -> Callable[[], object]:
     fn.shown = shown  # type: ignore[attr-defined]
     return fn
@@ -190,6 +205,16 @@ def _api_cases() -> list[Case]:
              problem="Cannot read layer range 'a:b'", fix="write e.g. '4:20'"),
         Case(api, "site past the last layer", call=parse_sites("99"), code="ValueError",
              problem="outside the model", fix="30 layers"),
+        Case(api, "empty site range", call=parse_sites("4:2"), code="ValueError",
+             problem="Layer range '4:2' is empty", fix="e.g. '2:5'"),
+        Case(api, "a site named twice", call=parse_sites("20,20"), code="ValueError",
+             problem="named twice in '20,20'", fix="list each site once"),
+        Case(api, "bundle with an all-zero row", call=bundle("zero_row.safetensors"),
+             code="VectorFileError", problem="'afraid' at resid_post.0 is all zeros",
+             fix="drop the emotion with select()"),
+        Case(api, "bundle with a NaN", call=bundle("nan.safetensors"),
+             code="VectorFileError", problem="contain NaN or Inf (first: 'calm' at resid_post.0",
+             fix="re-extract the bundle"),
         Case(api, "bundle file of garbage", call=bundle("garbage.safetensors"),
              code="VectorFileError", problem="garbage.safetensors is not a readable",
              fix="Re-extract it"),
@@ -310,8 +335,8 @@ def _argument_cases() -> list[Case]:
              "No emotion 'nosuch'", "emovec vectors info"),
         Case(g, "score: a site that is not a site", (*score, "--sites", "layer5"), 1,
              "Cannot read site 'layer5'", "resid_post"),
-        Case(g, "score: an empty site range", (*score, "--sites", "2:1"), 1, "names no site",
-             "write e.g. '4:20'"),
+        Case(g, "score: an empty site range", (*score, "--sites", "2:1"), 1,
+             "Layer range '2:1' is empty", "e.g. '1:3'"),
         Case(g, "score: window 0", (*score, "--window", "0"), 2,
              "--window: must be a positive integer, got 0", help_),
         Case(g, "score: negative batch tokens", (*score, "--batch-tokens", "-5"), 2,
@@ -357,7 +382,11 @@ def _argument_cases() -> list[Case]:
         Case(g, "steer generate: a site the bundle lacks", (*gen, "--steer", "calm:0.1",
              "--sites", "9"), 1, "resid_post.9", "outside the model"),
         Case(g, "steer generate: an empty site range", (*gen, "--steer", "calm:0.1",
-             "--sites", "4:2"), 1, "--sites '4:2' names no site", "write e.g. '4:20'"),
+             "--sites", "4:2"), 1, "Layer range '4:2' is empty", "e.g. '2:5'"),
+        Case(g, "extract: an empty site range", _extract("good.jsonl", "--sites", "4:2"), 1,
+             "Layer range '4:2' is empty", "e.g. '2:5'"),
+        Case(g, "extract: a site named twice", _extract("good.jsonl", "--sites", "20,20"), 1,
+             "named twice in '20,20'", "list each site once"),
         Case(g, "monitor: a site range past the bundle", (*mon, "--sites", "0:9"), 1,
              "resid_post.3 is outside the model", "Pick a layer below that"),
         Case(g, "steer dose: zero-length last", ("steer", "dose", *V, "--emotion", "calm",

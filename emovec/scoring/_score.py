@@ -131,7 +131,7 @@ def score_corpus(
         _resumed_summary(state, filtering=bool(filter_rules)),
         state,
         hashlib.sha256(),
-        report,
+        lambda message: report(f"{corpus}, {message}"),  # every bad-line message names the file
         paths["checkpoint"],
         fingerprint,
     )

@@ -47,7 +47,12 @@ def check_contents(
     if not vectors.is_floating_point():
         raise ValueError(f"vectors must be floating point, got {vectors.dtype}.")
     if not bool(torch.isfinite(vectors).all()):
-        raise ValueError("vectors contain NaN or Inf.")
+        bad = (~torch.isfinite(vectors)).any(dim=-1).nonzero()
+        e, s = (int(i) for i in bad[0])
+        raise ValueError(
+            f"vectors contain NaN or Inf (first: {emotions[e]!r} at {sites[s]}; {bad.shape[0]}"
+            " rows in all): re-extract the bundle, or drop those emotions with select()."
+        )
     zero = (vectors.double().norm(dim=-1) == 0).nonzero()
     if zero.numel():
         e, s = (int(i) for i in zero[0])
