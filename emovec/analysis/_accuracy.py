@@ -8,6 +8,7 @@ def topk_accuracy(logits: Float[Tensor, "n emotion"], labels: Int[Tensor, " n"],
     """Share of rows whose true label is among the `k` highest scores.
 
     Example:
+        >>> import torch
         >>> s = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5]])
         >>> topk_accuracy(s, torch.tensor([0, 1]), 1), topk_accuracy(s, torch.tensor([0, 1]), 2)
         (0.5, 1.0)

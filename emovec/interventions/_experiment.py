@@ -17,7 +17,6 @@ import numpy as np
 from jaxtyping import Float
 from torch import Tensor
 
-from emovec._backend import Backend
 from emovec._site import Site
 
 from ._plots import plain, save_json
@@ -87,7 +86,7 @@ def prepare(
     return _sites(sites, vectors, backend)
 
 
-def provenance(backend: Backend, vectors: Any) -> dict[str, Any]:
+def provenance(backend: Any, vectors: Any) -> dict[str, Any]:
     """The settings every experiment records: which model, through which adapter, which vectors."""
     return {
         "model_id": backend.model_id,

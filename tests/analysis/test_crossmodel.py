@@ -76,8 +76,8 @@ def test_cli_writes_json_table_and_reads_heldout(tmp_path, capsys):
     b = make(a.vectors + 0.05 * torch.randn(len(NAMES), 2, 8, generator=g), 4, [1, 3])
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    a.save(tmp_path / "a" / "emotion_vectors.safetensors")
-    b.save(tmp_path / "b" / "emotion_vectors.safetensors")
+    a.normalized().save(tmp_path / "a" / "emotion_vectors.safetensors")
+    b.normalized().save(tmp_path / "b" / "emotion_vectors.safetensors")
     held = {"chance": 1 / 12, "rows": [{"site": "resid_post.3", "story_top1": 0.5}]}
     (tmp_path / "a" / "heldout.json").write_text(json.dumps(held))
     code = main(
