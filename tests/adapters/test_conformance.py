@@ -94,7 +94,8 @@ def test_position_mask_limits_the_edit(backends):
 def test_greedy_generation_identical_under_steering(backends, positions):
     ref = backends["hf"]
     v = torch.randn(ref.d_model, generator=torch.Generator().manual_seed(2))
-    edit = Edit.steer(Site(ref.n_layers // 2), v, 6.0, positions=positions)
+    # Edit.steer moves along the unit direction: 6 x |v| is the step the test was sized for
+    edit = Edit.steer(Site(ref.n_layers // 2), v, 6.0 * float(v.norm()), positions=positions)
     prompts = ["Tell me about the sea.", "Write one sentence about a train."]
     expected = ref.generate(prompts, max_new_tokens=12, edits=[edit], chat=True)
     plain = ref.generate(prompts, max_new_tokens=12, chat=True)
